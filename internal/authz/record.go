@@ -1,0 +1,88 @@
+package authz
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/docker/go-plugins-helpers/authorization"
+
+	"github.com/hardened-authz/hardened-authz/internal/policy"
+)
+
+// maxLoggedPath bounds what a record keeps of a request path: a client can
+// send megabytes of URI, and a log line must stay a line.
+const maxLoggedPath = 512
+
+// Record is one decision: what was asked, what was decided and why. It is
+// what the log line, and later metrics, are made from.
+type Record struct {
+	Method      string
+	Path        string
+	Action      string
+	Image       string
+	ImageSource string
+	Allow       bool
+	Msg         string
+	// Violations are the deny findings, Warnings the warn findings.
+	Violations []policy.Violation
+	Warnings   []policy.Violation
+	// Builtin is the rule ID when Go, not Rego, denied the request.
+	Builtin  string
+	Err      string
+	Duration time.Duration
+}
+
+func (r *Record) deny(rule, msg string) {
+	r.Allow, r.Builtin, r.Msg = false, rule, msg
+}
+
+// Rules lists the IDs of the rules that denied the request.
+func (r *Record) Rules() []string {
+	var ids []string
+	if r.Builtin != "" {
+		ids = append(ids, r.Builtin)
+	}
+	for _, v := range r.Violations {
+		ids = append(ids, v.Rule)
+	}
+	return ids
+}
+
+// Response is the answer dockerd gets.
+func (r *Record) Response() authorization.Response {
+	return authorization.Response{Allow: r.Allow, Msg: r.Msg}
+}
+
+// Attrs renders the record for a structured log. The request body and
+// headers are never logged: they can carry secrets (environment values,
+// registry credentials).
+func (r *Record) Attrs() []slog.Attr {
+	path := r.Path
+	if len(path) > maxLoggedPath {
+		path = path[:maxLoggedPath] + "…"
+	}
+	attrs := []slog.Attr{
+		slog.Bool("allow", r.Allow),
+		slog.String("action", r.Action),
+		slog.String("method", r.Method),
+		slog.String("path", path),
+		slog.Duration("duration", r.Duration),
+	}
+	if r.Image != "" {
+		attrs = append(attrs, slog.String("image", r.Image), slog.String("image_source", r.ImageSource))
+	}
+	if ids := r.Rules(); len(ids) > 0 {
+		attrs = append(attrs, slog.Any("rules", ids))
+	}
+	if len(r.Warnings) > 0 {
+		ids := make([]string, len(r.Warnings))
+		for i, w := range r.Warnings {
+			ids[i] = w.Rule
+		}
+		attrs = append(attrs, slog.Any("warnings", ids))
+	}
+	if r.Err != "" {
+		attrs = append(attrs, slog.String("error", r.Err))
+	}
+	return attrs
+}

@@ -1,0 +1,122 @@
+// Package imagefacts answers what a policy needs to know about an image:
+// its labels, its own healthcheck, shell, PATH and entrypoint, and where
+// those answers came from. It asks the daemon with a deadline and never
+// blocks a decision on a slow or absent daemon.
+package imagefacts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/distribution/reference"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+)
+
+// Source says where a decision's image facts came from.
+const (
+	// SourceDaemon means the daemon's image inspect answered.
+	SourceDaemon = "daemon"
+	// SourceCatalog means the daemon did not answer (image not present,
+	// error, deadline), so only name-based facts from the catalog apply.
+	SourceCatalog = "catalog"
+)
+
+// Facts is what is known about one image. The zero value, with Source set
+// to SourceCatalog, is a valid "nothing known beyond the name".
+type Facts struct {
+	Ref        string
+	Repository string
+	Tag        string
+	Digest     string
+	Source     string
+	Found      bool
+	ID         string
+	Labels     map[string]string
+	User       string
+	Shell      []string
+	Env        []string
+	Entrypoint []string
+	Cmd        []string
+	// Healthcheck is the image's own HEALTHCHECK, nil when it has none.
+	Healthcheck *container.HealthConfig
+	// Err says why the daemon did not answer, when Source is SourceCatalog.
+	Err string
+}
+
+// Named returns the facts that follow from the reference alone: its
+// normalized repository, tag and digest. Docker Hub short names become
+// docker.io/library/<name>, as the daemon resolves them.
+func Named(ref string) Facts {
+	f := Facts{Ref: ref, Source: SourceCatalog}
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		// An image ID or an unparsable name: nothing to match in the catalog.
+		f.Repository = ref
+		return f
+	}
+	f.Repository = named.Name()
+	if t, ok := named.(reference.Tagged); ok {
+		f.Tag = t.Tag()
+	}
+	if d, ok := named.(reference.Digested); ok {
+		f.Digest = d.Digest().String()
+	}
+	if f.Tag == "" && f.Digest == "" {
+		f.Tag = "latest"
+	}
+	return f
+}
+
+// Inspector looks images up in a daemon.
+type Inspector interface {
+	// Inspect returns the facts for ref. It does not fail: when the daemon
+	// cannot answer, the result has Source SourceCatalog and Err set.
+	Inspect(ctx context.Context, ref string) Facts
+}
+
+// DaemonInspector asks a Docker daemon through the Engine API.
+type DaemonInspector struct {
+	Client  *client.Client
+	Timeout time.Duration
+}
+
+// Inspect asks the daemon for ref with the inspector's deadline.
+//
+// The daemon routes this call through the authorization plugin that is
+// asking, so it must be allowed on the fast path; the plugin's HTTP server
+// serves it concurrently with the create request that is waiting for it.
+func (d *DaemonInspector) Inspect(ctx context.Context, ref string) Facts {
+	f := Named(ref)
+	if ref == "" {
+		f.Err = "the request names no image"
+		return f
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
+	defer cancel()
+	res, err := d.Client.ImageInspect(ctx, ref)
+	if err != nil {
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			f.Err = fmt.Sprintf("image inspect did not answer within %s", d.Timeout)
+		default:
+			f.Err = "image inspect: " + err.Error()
+		}
+		return f
+	}
+	f.Source = SourceDaemon
+	f.Found = true
+	f.ID = res.ID
+	if c := res.Config; c != nil {
+		f.Labels = c.Labels
+		f.User = c.User
+		f.Shell = c.Shell
+		f.Env = c.Env
+		f.Entrypoint = c.Entrypoint
+		f.Cmd = c.Cmd
+		f.Healthcheck = c.Healthcheck
+	}
+	return f
+}

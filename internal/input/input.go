@@ -1,0 +1,128 @@
+// Package input builds the normalized document that every policy evaluates.
+// The same document describes a container whether it arrives as a dockerd
+// create request or, later, as a compose service, so one rule serves both.
+// docs/input.md is its reference; keep the two in step.
+package input
+
+// Sources of a document.
+const (
+	SourceDockerd = "dockerd"
+	SourceCompose = "compose"
+)
+
+// Actions a document describes.
+const (
+	ActionContainerCreate = "container.create"
+	actionPluginPrefix    = "plugin."
+)
+
+// Healthcheck forms.
+const (
+	FormCmd    = "cmd"
+	FormShell  = "shell"
+	FormNone   = "none"
+	FormAbsent = "absent"
+)
+
+// Document is the policy input.
+type Document struct {
+	Source    string     `json:"source"`
+	Action    string     `json:"action"`
+	Authz     Authz      `json:"authz"`
+	Request   *Request   `json:"request,omitempty"`
+	Plugin    *Plugin    `json:"plugin,omitempty"`
+	Container *Container `json:"container,omitempty"`
+	Image     *Image     `json:"image,omitempty"`
+}
+
+// Authz describes this plugin itself, so rules can protect it.
+type Authz struct {
+	PluginName string `json:"plugin_name"`
+}
+
+// Request is the API request as dockerd routes it. Only for dockerd.
+type Request struct {
+	Method     string              `json:"method"`
+	Path       string              `json:"path"`
+	APIVersion string              `json:"api_version"`
+	Query      map[string][]string `json:"query,omitempty"`
+	// User is only set for TLS client-certificate connections; on the unix
+	// socket every caller is anonymous.
+	User       string `json:"user"`
+	AuthMethod string `json:"auth_method"`
+	// UserAgent is client-controlled: useful in messages, never identity.
+	UserAgent string `json:"user_agent"`
+}
+
+// Plugin is the target of a /plugins/{name}/... request.
+type Plugin struct {
+	Name string `json:"name"`
+}
+
+// Container is the container as it will run.
+type Container struct {
+	Name        string            `json:"name"`
+	Compose     *Compose          `json:"compose,omitempty"`
+	Image       string            `json:"image"`
+	Entrypoint  []string          `json:"entrypoint"`
+	Command     []string          `json:"command"`
+	User        string            `json:"user"`
+	Path        []string          `json:"path"`
+	Healthcheck Healthcheck       `json:"healthcheck"`
+	Network     Network           `json:"network"`
+	Ports       []Port            `json:"ports"`
+	MemoryBytes int64             `json:"memory_bytes"`
+	Labels      map[string]string `json:"labels"`
+}
+
+// Compose identifies the compose service a container belongs to.
+type Compose struct {
+	Project string `json:"project"`
+	Service string `json:"service"`
+}
+
+// Healthcheck is the effective healthcheck: the request's merged with the
+// image's, as dockerd merges them.
+type Healthcheck struct {
+	Form          string   `json:"form"`
+	Inherited     bool     `json:"inherited"`
+	Test          []string `json:"test"`
+	Program       string   `json:"program"`
+	Args          []string `json:"args"`
+	Shell         []string `json:"shell"`
+	ShellCommand  string   `json:"shell_command"`
+	ProbeURL      string   `json:"probe_url"`
+	IntervalNs    int64    `json:"interval_ns"`
+	TimeoutNs     int64    `json:"timeout_ns"`
+	StartPeriodNs int64    `json:"start_period_ns"`
+	Retries       int      `json:"retries"`
+}
+
+// Network is the container's network mode.
+type Network struct {
+	// Mode is default, bridge, host, none, container or network.
+	Mode string `json:"mode"`
+	// Target is the container (container mode) or network (network mode).
+	Target string `json:"target"`
+}
+
+// Port is one published port.
+type Port struct {
+	ContainerPort string `json:"container_port"`
+	HostIP        string `json:"host_ip"`
+	HostPort      string `json:"host_port"`
+}
+
+// Image is what is known about the container's image.
+type Image struct {
+	Ref        string            `json:"ref"`
+	Repository string            `json:"repository"`
+	Tag        string            `json:"tag"`
+	Digest     string            `json:"digest"`
+	Source     string            `json:"source"`
+	Found      bool              `json:"found"`
+	ID         string            `json:"id"`
+	Labels     map[string]string `json:"labels"`
+	Shell      []string          `json:"shell"`
+	Error      string            `json:"error,omitempty"`
+}

@@ -1,0 +1,177 @@
+// Package policy compiles Rego policies once and evaluates them many times.
+//
+// The compiled set sits behind an atomic pointer: a new set is compiled and
+// prepared completely before it replaces the old one, so a decision never
+// sees a half-loaded policy and never waits for a compilation.
+package policy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+)
+
+// Query is the single entry point every decision evaluates. rego/main.rego
+// aggregates the deny and warn sets of every rule family into it.
+const Query = "data.hardened.main.decision"
+
+// requestRulesPackage is the package prefix of rules that inspect every API
+// request, not only container creates and plugin management. Only when a
+// policy set has such rules do ordinary requests leave the fast path.
+const requestRulesPackage = "data.hardened.requests"
+
+// Severities of a violation.
+const (
+	SeverityError   = "error"
+	SeverityWarning = "warning"
+)
+
+// Violation is one rule's finding, as the rules build it.
+type Violation struct {
+	Rule     string `json:"rule"`
+	Severity string `json:"severity"`
+	Title    string `json:"title"`
+	Message  string `json:"message"`
+	Fix      Fix    `json:"fix"`
+}
+
+// Fix says how to resolve a violation.
+type Fix struct {
+	Summary     string `json:"summary"`
+	Compose     string `json:"compose,omitempty"`
+	DockerRun   string `json:"docker_run,omitempty"`
+	Alternative string `json:"alternative,omitempty"`
+}
+
+// Result is the outcome of one evaluation.
+type Result struct {
+	Deny []Violation `json:"deny"`
+	Warn []Violation `json:"warn"`
+}
+
+// Engine evaluates the current policy set.
+type Engine struct {
+	current atomic.Pointer[compiled]
+}
+
+type compiled struct {
+	query        rego.PreparedEvalQuery
+	requestRules bool
+	files        []string
+}
+
+// New compiles the sources and returns an engine serving them.
+func New(ctx context.Context, src Sources) (*Engine, error) {
+	e := &Engine{}
+	if err := e.Load(ctx, src); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Load compiles and prepares src, then swaps it in. On error the engine keeps
+// serving the set it had.
+func (e *Engine) Load(ctx context.Context, src Sources) error {
+	c, err := compile(ctx, src)
+	if err != nil {
+		return err
+	}
+	e.current.Store(c)
+	return nil
+}
+
+// Files lists the policy files of the current set, for logs.
+func (e *Engine) Files() []string { return e.current.Load().files }
+
+// HasRequestRules reports whether the current set has rules under
+// data.hardened.requests, which must see every API request.
+func (e *Engine) HasRequestRules() bool { return e.current.Load().requestRules }
+
+// Evaluate runs the decision query on input. input is any value that
+// encodes to a JSON object; an ast.Value is used as it is.
+func (e *Engine) Evaluate(ctx context.Context, input any) (Result, error) {
+	c := e.current.Load()
+	var opt rego.EvalOption
+	switch v := input.(type) {
+	case ast.Value:
+		opt = rego.EvalParsedInput(v)
+	default:
+		val, err := ast.InterfaceToValue(v)
+		if err != nil {
+			return Result{}, fmt.Errorf("encode policy input: %w", err)
+		}
+		opt = rego.EvalParsedInput(val)
+	}
+	rs, err := c.query.Eval(ctx, opt)
+	if err != nil {
+		return Result{}, fmt.Errorf("evaluate %s: %w", Query, err)
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return Result{}, errors.New(Query + " is undefined: the policy set has no hardened.main package (is rego/main.rego overridden?)")
+	}
+	return decodeResult(rs[0].Expressions[0].Value)
+}
+
+// decodeResult turns the query's value into typed violations. The JSON
+// round trip is the strict, boring way to validate what a custom rule built.
+func decodeResult(v any) (Result, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return Result{}, fmt.Errorf("decode %s: %w", Query, err)
+	}
+	var r Result
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return Result{}, fmt.Errorf("%s is not {\"deny\": [...], \"warn\": [...]} of violation objects: %w", Query, err)
+	}
+	for _, vs := range [][]Violation{r.Deny, r.Warn} {
+		for i := range vs {
+			if vs[i].Rule == "" {
+				return Result{}, fmt.Errorf("a violation has no \"rule\" ID (message %q): build violations with the library constructor", vs[i].Message)
+			}
+		}
+	}
+	return r, nil
+}
+
+func compile(ctx context.Context, src Sources) (*compiled, error) {
+	files, err := src.collect()
+	if err != nil {
+		return nil, err
+	}
+	var (
+		opts  = []func(*rego.Rego){rego.Query(Query)}
+		data  = map[string]any{}
+		names []string
+		req   bool
+	)
+	for _, f := range files {
+		names = append(names, f.name)
+		switch f.kind {
+		case kindModule:
+			m, err := ast.ParseModuleWithOpts(f.name, string(f.content), ast.ParserOptions{RegoVersion: ast.RegoV1})
+			if err != nil {
+				return nil, fmt.Errorf("parse policy: %w", err)
+			}
+			if m.Package.Path.HasPrefix(ast.MustParseRef(requestRulesPackage)) {
+				req = true
+			}
+			opts = append(opts, rego.ParsedModule(m))
+		case kindData:
+			if err := mergeData(data, f); err != nil {
+				return nil, err
+			}
+		}
+	}
+	opts = append(opts, rego.Store(inmem.NewFromObject(data)))
+	pq, err := rego.New(opts...).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("compile policies: %w", err)
+	}
+	return &compiled{query: pq, requestRules: req, files: names}, nil
+}

@@ -1,0 +1,146 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+)
+
+// Sources names where the policy set comes from. Library holds the shared
+// Rego library, Rules the rule families and their data. Each directory in
+// Overrides is laid over Rules: a file with the same relative path replaces
+// the shipped one, any other file is added.
+type Sources struct {
+	Library   fs.FS
+	Rules     fs.FS
+	Overrides []string
+}
+
+type fileKind int
+
+const (
+	kindModule fileKind = iota
+	kindData
+)
+
+type file struct {
+	name    string   // for messages: the origin and the relative path
+	dataDir []string // for data: the data path, from the directory
+	kind    fileKind
+	content []byte
+}
+
+// collect reads every policy and data file in a stable order. Tests
+// (*_test.rego) are left out: they are for `opa test`, not for decisions.
+func (s Sources) collect() ([]file, error) {
+	byPath := map[string]file{}
+	if s.Library != nil {
+		if err := addFS(byPath, "rego:", s.Library, "rego:"); err != nil {
+			return nil, err
+		}
+	}
+	if s.Rules != nil {
+		if err := addFS(byPath, "embedded:", s.Rules, ""); err != nil {
+			return nil, err
+		}
+	}
+	for _, dir := range s.Overrides {
+		st, err := os.Stat(dir)
+		if err != nil {
+			return nil, fmt.Errorf("policy directory: %w", err)
+		}
+		if !st.IsDir() {
+			return nil, fmt.Errorf("policy directory %s is not a directory: pass the directory that holds the .rego files", dir)
+		}
+		if err := addFS(byPath, dir+string(os.PathSeparator), os.DirFS(dir), ""); err != nil {
+			return nil, err
+		}
+	}
+	keys := make([]string, 0, len(byPath))
+	for k := range byPath {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	files := make([]file, 0, len(keys))
+	for _, k := range keys {
+		files = append(files, byPath[k])
+	}
+	return files, nil
+}
+
+// addFS adds the files of fsys under keyPrefix. The library gets its own
+// key space ("rego:...") so that an override directory cannot shadow it by
+// accident, while rule files share one so that overrides can replace them.
+func addFS(byPath map[string]file, origin string, fsys fs.FS, keyPrefix string) error {
+	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("read policies %s%s: %w", origin, p, err)
+		}
+		if d.IsDir() {
+			if p != "." && strings.HasPrefix(d.Name(), ".") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		var kind fileKind
+		switch {
+		case strings.HasSuffix(p, "_test.rego"):
+			return nil
+		case strings.HasSuffix(p, ".rego"):
+			kind = kindModule
+		case path.Base(p) == "data.json":
+			kind = kindData
+		default:
+			return nil
+		}
+		content, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return fmt.Errorf("read policies %s%s: %w", origin, p, err)
+		}
+		f := file{name: origin + p, kind: kind, content: content}
+		if dir := path.Dir(p); dir != "." {
+			f.dataDir = strings.Split(dir, "/")
+		}
+		byPath[keyPrefix+p] = f
+		return nil
+	})
+}
+
+// mergeData places a data.json document at its directory's path, as `opa
+// test` and `opa eval -d` do, and refuses to merge two values into one key.
+func mergeData(root map[string]any, f file) error {
+	var doc any
+	dec := json.NewDecoder(bytes.NewReader(f.content))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
+		return fmt.Errorf("data file %s: %w", f.name, err)
+	}
+	obj, ok := doc.(map[string]any)
+	if !ok {
+		return fmt.Errorf("data file %s: the top level must be a JSON object", f.name)
+	}
+	node := root
+	for _, k := range f.dataDir {
+		next, ok := node[k].(map[string]any)
+		if !ok {
+			if _, taken := node[k]; taken {
+				return fmt.Errorf("data file %s: data.%s is already a value", f.name, strings.Join(f.dataDir, "."))
+			}
+			next = map[string]any{}
+			node[k] = next
+		}
+		node = next
+	}
+	for k, v := range obj {
+		if _, taken := node[k]; taken {
+			return fmt.Errorf("data file %s: key %q is defined twice", f.name, k)
+		}
+		node[k] = v
+	}
+	return nil
+}
