@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/distribution/reference"
@@ -51,10 +52,13 @@ type Facts struct {
 // docker.io/library/<name>, as the daemon resolves them.
 func Named(ref string) Facts {
 	f := Facts{Ref: ref, Source: SourceCatalog}
+	if isImageID(ref) {
+		return f
+	}
 	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
-		// An image ID or an unparsable name: nothing to match in the catalog.
-		f.Repository = ref
+		// Unparsable: nothing to match in the catalog; the daemon will
+		// refuse the name anyway.
 		return f
 	}
 	f.Repository = named.Name()
@@ -68,6 +72,16 @@ func Named(ref string) Facts {
 		f.Tag = "latest"
 	}
 	return f
+}
+
+// isImageID reports whether ref is a full image ID ("sha256:<64 hex>" or
+// the 64 hex digits alone), which names no repository.
+func isImageID(ref string) bool {
+	hex := strings.TrimPrefix(ref, "sha256:")
+	if len(hex) != 64 {
+		return false
+	}
+	return strings.Trim(hex, "0123456789abcdef") == ""
 }
 
 // Inspector looks images up in a daemon.

@@ -1,0 +1,5 @@
+package authz
+
+import "github.com/moby/moby/api/types/container"
+
+type imagefactsHealth = container.HealthConfig
