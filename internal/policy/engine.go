@@ -154,7 +154,7 @@ func compile(ctx context.Context, src Sources) (*compiled, error) {
 		names = append(names, f.name)
 		switch f.kind {
 		case kindModule:
-			m, err := ast.ParseModuleWithOpts(f.name, string(f.content), ast.ParserOptions{RegoVersion: ast.RegoV1})
+			m, err := ast.ParseModuleWithOpts(f.name, string(f.content), ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
 			if err != nil {
 				return nil, fmt.Errorf("parse policy: %w", err)
 			}
@@ -168,7 +168,9 @@ func compile(ctx context.Context, src Sources) (*compiled, error) {
 			}
 		}
 	}
-	opts = append(opts, rego.Store(inmem.NewFromObject(data)))
+	// Keep the data as AST values: with plain Go values the store converts
+	// the whole catalog on every read, which dominated a decision's cost.
+	opts = append(opts, rego.Store(inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))))
 	pq, err := rego.New(opts...).PrepareForEval(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("compile policies: %w", err)

@@ -1,0 +1,12 @@
+// Package rego embeds the shared Rego library: the decision entrypoint
+// (data.hardened.main.decision, main.rego) and the helpers under lib/
+// (packages hardened.lib.*) that every rule family imports.
+package rego
+
+import "embed"
+
+// FS holds main.rego and lib/ with their tests and the shared test fixtures
+// (fixtures_test.rego). The engine skips *_test.rego files when it compiles.
+//
+//go:embed *.rego lib
+var FS embed.FS

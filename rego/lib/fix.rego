@@ -1,0 +1,197 @@
+# METADATA
+# title: Fix builders
+# description: |
+#   Ready-to-paste fixes for a healthcheck that cannot run in its image:
+#   the hardened curl sidecar that shares the app's network namespace (compose
+#   service or docker run), and the exec-form probe that lets the image's own
+#   interpreter (node, python3) make the HTTP request.
+#
+#   Pure builders take every value as an argument; sidecar_fix is the
+#   ready-made fix object for the current input.
+package hardened.lib.fix
+
+import data.hardened.lib.image
+import data.hardened.lib.request
+import data.hardened.lib.text
+
+max_url_length := 512
+
+# The sidecar's memory limit (curl plus sleep need a few MiB).
+sidecar_memory := "32m"
+
+# usable_url(url): an http(s) URL short enough and plain enough to be pasted
+# into YAML, a shell command and a JS/Python string literal ('...'): no
+# quotes, backslashes, $, backticks, spaces or control characters.
+usable_url(url) if {
+	count(url) <= max_url_length
+	regex.match(`^https?://[A-Za-z0-9._~:/?#\[\]@!&*+,;=%()-]+$`, url)
+}
+
+# sidecar_name("app") == "app-health".
+sidecar_name(app) := sprintf("%s-health", [app])
+
+# The sidecar's healthcheck (exec form). A curl probe keeps its own
+# arguments; anything else becomes `curl -f URL`.
+sidecar_test(hc, url) := array.concat(["CMD", "curl"], hc.args) if {
+	hc.form == "cmd"
+	text.basename(hc.program) == "curl"
+	is_array(hc.args)
+	url in hc.args
+} else := ["CMD", "curl", "-f", url]
+
+# The healthcheck timings that are set, as [compose key, value, docker run
+# flag], in the order people write them.
+timings(hc) := [[key, value, flag] |
+	some t in [
+		["interval", "interval_ns", "--health-interval"],
+		["timeout", "timeout_ns", "--health-timeout"],
+		["retries", "retries", "--health-retries"],
+		["start_period", "start_period_ns", "--health-start-period"],
+	]
+	n := object.get(hc, t[1], 0)
+	is_number(n)
+	n > 0
+	value := _timing_value(t[0], n)
+	key := t[0]
+	flag := t[2]
+]
+
+_timing_value("retries", n) := format_int(n, 10)
+
+_timing_value(k, n) := text.duration(n) if k != "retries"
+
+# compose_sidecar(service, hc, url, sidecar_image, inherited): the sidecar
+# service to add under `services:`, and what to change around it.
+compose_sidecar(service, hc, url, sidecar_image, inherited) := concat("\n", array.concat(
+	array.concat(
+		[
+			sprintf("  %s:", [sidecar_name(service)]),
+			sprintf("    image: %s", [sidecar_image]),
+			sprintf("    network_mode: %s", [text.quote(sprintf("service:%s", [service]))]),
+			`    entrypoint: ["sleep", "infinity"]`,
+			"    healthcheck:",
+			sprintf("      test: %s", [text.exec_array(sidecar_test(hc, url))]),
+		],
+		[sprintf("      %s: %s", [t[0], t[1]]) | some t in timings(hc)],
+	),
+	[
+		sprintf("    mem_limit: %s", [sidecar_memory]),
+		_compose_app_line(service, inherited),
+		sprintf("  #   depends_on: {%s: {condition: service_healthy}}", [sidecar_name(service)]),
+	],
+))
+
+_compose_app_line(service, true) := sprintf("  # Then turn off the image's healthcheck in %q (healthcheck: {disable: true}), and have services that wait for it use:", [service])
+
+_compose_app_line(service, false) := sprintf("  # Then remove the healthcheck from %q, and have services that wait for it use:", [service])
+
+# docker_run_sidecar(name, hc, url, sidecar_image, inherited): the docker run
+# command for the sidecar ("<app>" when the container has no name).
+docker_run_sidecar(name, hc, url, sidecar_image, inherited) := concat("\n", [
+	_docker_run_app_line(app, inherited),
+	concat(" ", array.concat(
+		array.concat(
+			[
+				"docker run -d",
+				sprintf("--name %s", [sidecar_name(app)]),
+				sprintf("--network container:%s", [app]),
+				sprintf("--memory %s", [sidecar_memory]),
+				sprintf("--health-cmd %s", [_shell_probe(url)]),
+			],
+			[sprintf("%s %s", [t[2], t[1]]) | some t in timings(hc)],
+		),
+		[sprintf("--entrypoint sleep %s infinity", [sidecar_image])],
+	)),
+]) if {
+	app := _name_or_placeholder(name)
+}
+
+_name_or_placeholder(name) := name if name != ""
+
+_name_or_placeholder("") := "<app>"
+
+_docker_run_app_line(app, true) := sprintf("# run %s with --no-healthcheck (its image's HEALTHCHECK cannot run), then:", [app])
+
+_docker_run_app_line(app, false) := sprintf("# run %s without --health-cmd (add --no-healthcheck), then:", [app])
+
+# --health-cmd always runs through the sidecar's shell: quote the URL when
+# it has characters a shell would interpret.
+_shell_probe(url) := sprintf(`"curl -f %s"`, [url]) if regex.match(`^[A-Za-z0-9._~:/=%+,@-]+$`, url)
+
+else := sprintf(`'curl -f "%s"'`, [url])
+
+# interpreter_test(interp, url): an exec-form healthcheck that makes the
+# request with the image's own interpreter (undefined for other programs).
+interpreter_test(interp, url) := ["CMD", interp, "-e", js] if {
+	image.interpreter_kind(interp) == "node"
+	js := sprintf("fetch('%s').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))", [url])
+}
+
+interpreter_test(interp, url) := ["CMD", interp, "-c", py] if {
+	image.interpreter_kind(interp) == "python"
+	py := sprintf("import sys,urllib.request;sys.exit(0 if urllib.request.urlopen('%s',timeout=5).status<400 else 1)", [url])
+}
+
+# alternative(interp, url, subject, compose): the no-sidecar fix, one line.
+# docker run --health-cmd always sends CMD-SHELL, so outside compose the
+# exec form goes into a Dockerfile HEALTHCHECK.
+alternative(interp, url, subject, true) := sprintf(
+	"Without a sidecar, let the image's own %s make the request: in %s use  test: %s",
+	[text.basename(interp), subject, text.exec_array(interpreter_test(interp, url))],
+)
+
+alternative(interp, url, _, false) := sprintf(
+	"Without a sidecar, let the image's own %s make the request; docker run --health-cmd always needs a shell, so put it in a Dockerfile FROM this image:  HEALTHCHECK CMD %s",
+	[text.basename(interp), text.exec_array(array.slice(interpreter_test(interp, url), 1, 4))],
+)
+
+# sidecar_summary(subject, app, compose, sidecar_image): fix.summary.
+sidecar_summary(subject, app, true, sidecar_image) := sprintf(
+	"Move the probe into a hardened curl sidecar (%s) that shares the network namespace of %s, and point depends_on ... condition: service_healthy at %q.",
+	[sidecar_image, subject, sidecar_name(app)],
+)
+
+sidecar_summary(subject, app, false, sidecar_image) := sprintf(
+	"Move the probe into a hardened curl sidecar (%s) that shares the network namespace of %s (--network container:%s), and start %s with --no-healthcheck.",
+	[sidecar_image, subject, _name_or_placeholder(app), _name_or_placeholder(app)],
+)
+
+# ---------------------------------------------------------------------------
+# The fix for the current input
+# ---------------------------------------------------------------------------
+
+# sidecar_fix: {summary, compose | docker_run, alternative?} for the current
+# container-create; undefined when the healthcheck has no usable probe URL.
+sidecar_fix := object.union(_sidecar_base, _alternative) if usable_url(request.probe_url)
+
+_compose := request.is_compose
+
+_inherited := request.healthcheck_inherited
+
+default _compose := false
+
+default _inherited := false
+
+_sidecar_base := {
+	"summary": sidecar_summary(request.subject, request.compose_service, true, image.sidecar_image),
+	"compose": compose_sidecar(
+		request.compose_service, request.healthcheck, request.probe_url,
+		image.sidecar_image, _inherited,
+	),
+} if {
+	_compose
+}
+
+_sidecar_base := {
+	"summary": sidecar_summary(request.subject, request.container_name, false, image.sidecar_image),
+	"docker_run": docker_run_sidecar(
+		request.container_name, request.healthcheck, request.probe_url,
+		image.sidecar_image, _inherited,
+	),
+} if {
+	not _compose
+}
+
+_alternative := {"alternative": alternative(image.interpreter, request.probe_url, request.subject, _compose)} if {
+	interpreter_test(image.interpreter, request.probe_url)
+} else := {}

@@ -1,0 +1,80 @@
+# METADATA
+# title: Input helpers
+# description: |
+#   Accessors for the normalized input document (docs/input.md) that every
+#   rule shares: what kind of request this is, who it is about (the compose
+#   service or the container) and the effective healthcheck. Every accessor
+#   tolerates missing fields, so rules never fail on a partial input.
+package hardened.lib.request
+
+# The actions that take a managed plugin out of dockerd's authorization chain
+# (or replace it).
+plugin_change_actions := {"plugin.disable", "plugin.remove", "plugin.set", "plugin.upgrade"}
+
+is_container_create if input.action == "container.create"
+
+is_plugin_change if input.action in plugin_change_actions
+
+# The effective healthcheck ({} when the input has none).
+healthcheck := object.get(input, ["container", "healthcheck"], {})
+
+# "cmd" | "shell" | "none" | "absent".
+healthcheck_form := object.get(healthcheck, "form", "absent")
+
+# True when the effective healthcheck comes from the image's HEALTHCHECK.
+healthcheck_inherited if healthcheck.inherited == true
+
+# The first http(s) URL of the healthcheck, "" when none.
+probe_url := object.get(healthcheck, "probe_url", "")
+
+# The compose service name; undefined unless the container carries the
+# com.docker.compose.project/service labels.
+compose_service := s if {
+	s := input.container.compose.service
+	is_string(s)
+	s != ""
+}
+
+is_compose if compose_service
+
+# The container name from ?name=, "" when none was given.
+container_name := object.get(input, ["container", "name"], "")
+
+# Who a message is about: `service "app"`, `container "web"` or
+# `container (unnamed)`.
+subject := s if {
+	s := sprintf("service %q", [compose_service])
+} else := s if {
+	container_name != ""
+	s := sprintf("container %q", [container_name])
+} else := "container (unnamed)"
+
+# The image as the user wrote it.
+image_ref := r if {
+	r := input.image.ref
+	is_string(r)
+	r != ""
+} else := r if {
+	r := input.container.image
+	is_string(r)
+	r != ""
+} else := "(unknown image)"
+
+# The effective entrypoint and command ([] when none).
+entrypoint := _array(object.get(input, ["container", "entrypoint"], []))
+
+command := _array(object.get(input, ["container", "command"], []))
+
+# The programs the container itself starts: entrypoint[0] and, when the
+# entrypoint is a wrapper (tini, docker-entrypoint.sh) or empty, command[0].
+argv0s := [a |
+	some argv in [entrypoint, command]
+	count(argv) > 0
+	a := argv[0]
+	is_string(a)
+	a != ""
+]
+
+_array(x) := x if is_array(x)
+
+_array(x) := [] if not is_array(x)

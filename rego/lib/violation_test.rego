@@ -1,0 +1,65 @@
+package hardened.lib.violation
+
+_meta := {
+	"scope": "rule",
+	"title": "Healthcheck program missing from the image",
+	"custom": {"id": "HA002", "severity": "error"},
+}
+
+test_new_builds_violation if {
+	v := new(_meta, "HA002: boom", {"summary": "do this", "compose": "  x: y"})
+	v == {
+		"rule": "HA002",
+		"severity": "error",
+		"title": "Healthcheck program missing from the image",
+		"message": "HA002: boom",
+		"fix": {"summary": "do this", "compose": "  x: y"},
+	}
+}
+
+test_new_drops_empty_and_non_string_fix_fields if {
+	v := new(_meta, "m", {"summary": "s", "docker_run": "", "alternative": null})
+	v.fix == {"summary": "s"}
+}
+
+test_new_defaults if {
+	v := new({"custom": {"id": "HA999"}}, "m", {})
+	v.severity == "error"
+	v.title == "HA999"
+	v.fix == {}
+}
+
+test_new_warning_severity if {
+	v := new({"title": "t", "custom": {"id": "HA500", "severity": "warning"}}, "m", {})
+	v.severity == "warning"
+}
+
+test_new_bounds_every_field if {
+	long := concat("", [x | some _ in numbers.range(1, 5000); x := "y"])
+	v := new(_meta, long, {"summary": long, "compose": long, "docker_run": long, "alternative": long})
+	count(v.message) == limits.message
+	count(v.fix.compose) == limits.compose
+	endswith(v.fix.summary, "…")
+	count(json.marshal(v)) < 4096 + 100
+}
+
+test_limits_stay_under_4k if {
+	sum([n | some n in limits]) < 4096
+}
+
+# METADATA
+# title: Annotated test rule
+# custom:
+#   id: HA777
+#   severity: warning
+_annotated contains new(rego.metadata.rule(), "HA777: annotated", {"summary": "s"})
+
+test_new_from_rego_metadata if {
+	_annotated == {{
+		"rule": "HA777",
+		"severity": "warning",
+		"title": "Annotated test rule",
+		"message": "HA777: annotated",
+		"fix": {"summary": "s"},
+	}}
+}
