@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/spf13/cobra"
+
+	"github.com/hardened-authz/hardened-authz/internal/authz"
+	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
+	"github.com/hardened-authz/hardened-authz/internal/plugin"
+	"github.com/hardened-authz/hardened-authz/internal/policy"
+	"github.com/hardened-authz/hardened-authz/policies"
+	"github.com/hardened-authz/hardened-authz/rego"
+)
+
+type serveOptions struct {
+	socket         string
+	dockerHost     string
+	policyDirs     []string
+	pluginName     string
+	daemonTimeout  time.Duration
+	decisionTimout time.Duration
+	logLevel       string
+	logFormat      string
+}
+
+func newServeCommand() *cobra.Command {
+	o := serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Docker authorization plugin",
+		Long: `Serve the Docker authorization plugin protocol on a unix socket.
+
+dockerd finds a legacy plugin named NAME at /run/docker/plugins/NAME.sock or
+through /etc/docker/plugins/NAME.spec; enable it in daemon.json with
+  {"authorization-plugins": ["hardened-authz"]}
+and send dockerd SIGHUP. Container creates are checked against the policies;
+other requests are allowed on a fast path. SIGTERM or SIGINT stops accepting
+calls, finishes the ones in flight and removes the socket.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.socket, "socket", plugin.DefaultSocket, "unix socket to serve the plugin on; an absolute path is used as given")
+	f.StringVar(&o.dockerHost, "docker-host", "", "daemon to ask for image facts (default: $DOCKER_HOST, else "+client.DefaultDockerHost+")")
+	f.StringArrayVar(&o.policyDirs, "policy", nil, "directory of policies laid over the embedded ones: same relative path replaces, new files add (repeatable)")
+	f.StringVar(&o.pluginName, "plugin-name", "hardened-authz", "this plugin's name in daemon.json, protected from disable/remove/set/upgrade (HA090)")
+	f.DurationVar(&o.daemonTimeout, "daemon-timeout", time.Second, "deadline for one call to the daemon (image inspect); past it the catalog decides")
+	f.DurationVar(&o.decisionTimout, "decision-timeout", authz.DefaultDecisionTimeout, "deadline for one decision; a decision past it is denied")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error; debug logs every allowed request")
+	f.StringVar(&o.logFormat, "log-format", "json", "json or text")
+	return cmd
+}
+
+func runServe(cmd *cobra.Command, o serveOptions) error {
+	log, err := newLogger(cmd.ErrOrStderr(), o.logLevel, o.logFormat)
+	if err != nil {
+		return err
+	}
+	if o.daemonTimeout <= 0 || o.decisionTimout <= 0 {
+		return usageError{fmt.Errorf("--daemon-timeout and --decision-timeout must be positive")}
+	}
+	ctx := cmd.Context()
+
+	engine, err := policy.New(ctx, policy.Sources{Library: rego.FS, Rules: policies.FS, Overrides: o.policyDirs})
+	if err != nil {
+		return err
+	}
+	host := o.dockerHost
+	if host == "" {
+		host = os.Getenv("DOCKER_HOST")
+	}
+	if host == "" {
+		host = client.DefaultDockerHost
+	}
+	cli, err := client.New(client.WithHost(host))
+	if err != nil {
+		return usageError{fmt.Errorf("--docker-host %q: %w", host, err)}
+	}
+	defer cli.Close()
+
+	a := &authz.Authorizer{
+		Engine:     engine,
+		Images:     &imagefacts.DaemonInspector{Client: cli, Timeout: o.daemonTimeout},
+		PluginName: o.pluginName,
+		Timeout:    o.decisionTimout,
+		Log:        log,
+	}
+	l, err := plugin.Listen(o.socket)
+	if err != nil {
+		return err
+	}
+	log.Info("serving", "socket", o.socket, "docker_host", host, "policies", len(engine.Files()), "version", version)
+	err = plugin.Serve(ctx, l, plugin.NewHandler(a, log), log)
+	log.Info("stopped", "socket", o.socket)
+	return err
+}
