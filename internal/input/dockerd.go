@@ -171,6 +171,7 @@ func healthcheckOf(cfg *container.Config, img imagefacts.Facts) Healthcheck {
 		Test:          nonNil(eff.Test),
 		Args:          []string{},
 		Shell:         []string{},
+		Commands:      []string{},
 		IntervalNs:    int64(eff.Interval),
 		TimeoutNs:     int64(eff.Timeout),
 		StartPeriodNs: int64(eff.StartPeriod),
@@ -194,6 +195,7 @@ func healthcheckOf(cfg *container.Config, img imagefacts.Facts) Healthcheck {
 		h.Shell = shellOf(cfg, img)
 		h.Program = h.Shell[0]
 		h.ShellCommand = strings.Join(eff.Test[1:], " ")
+		h.Commands = shellCommands(h.ShellCommand)
 	default:
 		// dockerd rejects any other first element at create time; describe
 		// it as an exec-form check so that no rule mistakes it for absent.

@@ -101,6 +101,17 @@ func TestHealthcheckForms(t *testing.T) {
 	}
 }
 
+func TestShellHealthcheckCommands(t *testing.T) {
+	d := build(t, `{"Image":"x","Healthcheck":{"Test":["CMD-SHELL","curl -f http://localhost:3000/ || exit 1"]}}`, imagefacts.Named("x"))
+	if got := d.Container.Healthcheck.Commands; !reflect.DeepEqual(got, []string{"curl"}) {
+		t.Errorf("commands = %q, want [curl]", got)
+	}
+	d = build(t, `{"Image":"x","Healthcheck":{"Test":["CMD","curl","x"]}}`, imagefacts.Named("x"))
+	if got := d.Container.Healthcheck.Commands; len(got) != 0 {
+		t.Errorf("exec form has commands %q; the program is in program", got)
+	}
+}
+
 func TestContainerFields(t *testing.T) {
 	img := imagefacts.Named("dhi.io/curl:8-debian13-dev")
 	img.Entrypoint, img.Cmd = []string{"curl"}, []string{"--help"}
@@ -183,7 +194,7 @@ func TestDocumentEncodesListsAsArrays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, field := range []string{`"entrypoint":[]`, `"command":[]`, `"test":[]`, `"args":[]`, `"shell":[]`, `"ports":[]`, `"labels":{}`} {
+	for _, field := range []string{`"commands":[]`, `"entrypoint":[]`, `"command":[]`, `"test":[]`, `"args":[]`, `"shell":[]`, `"ports":[]`, `"labels":{}`} {
 		if !strings.Contains(string(raw), field) {
 			t.Errorf("encoded document lacks %s: %s", field, raw)
 		}

@@ -91,6 +91,7 @@ type Healthcheck struct {
 	Args          []string `json:"args"`
 	Shell         []string `json:"shell"`
 	ShellCommand  string   `json:"shell_command"`
+	Commands      []string `json:"commands"`
 	ProbeURL      string   `json:"probe_url"`
 	IntervalNs    int64    `json:"interval_ns"`
 	TimeoutNs     int64    `json:"timeout_ns"`
