@@ -50,6 +50,9 @@ func Listen(path string) (net.Listener, error) {
 // lets in-flight calls finish (up to ShutdownTimeout) and removes the
 // socket.
 func Serve(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
