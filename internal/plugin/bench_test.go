@@ -28,7 +28,9 @@ import (
 // does not answer: the benchmark measures the plugin, not a daemon.
 type catalogOnly struct{}
 
-func (catalogOnly) Inspect(_ context.Context, ref string) imagefacts.Facts { return imagefacts.Named(ref) }
+func (catalogOnly) Inspect(_ context.Context, ref string) imagefacts.Facts {
+	return imagefacts.Named(ref)
+}
 
 // allowAll is the baseline: the cheapest correct authz plugin.
 func allowAll() http.Handler {
