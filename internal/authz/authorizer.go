@@ -96,7 +96,7 @@ func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorizati
 		doc = doc.WithCreate(name, create, img)
 	}
 
-	res, err := a.Engine.Evaluate(ctx, doc)
+	res, err := a.Engine.Evaluate(ctx, doc.Value())
 	if err != nil {
 		rec.Err = err.Error()
 		rec.deny(RuleEvalFailure, fmt.Sprintf("%s: the policies could not decide this request (%v); it is denied because this plugin fails closed. Check the plugin's log and its --policy files.", RuleEvalFailure, err))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/hardened-authz/hardened-authz/internal/createreq"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
@@ -205,5 +206,28 @@ func TestPluginDocument(t *testing.T) {
 	d := ForRequest(route.Parse("POST", "/v1.41/plugins/hardened-authz:latest/disable"), Caller{}, "hardened-authz")
 	if d.Action != "plugin.disable" || d.Plugin == nil || d.Plugin.Name != "hardened-authz:latest" || d.Container != nil {
 		t.Errorf("document = %+v", d)
+	}
+}
+
+// The direct Rego value must say exactly what the documented JSON says.
+func TestValueMatchesJSON(t *testing.T) {
+	img := imagefacts.Named("dhi.io/node:25")
+	img.Source, img.Found, img.ID, img.Err = imagefacts.SourceDaemon, true, "sha256:x", "e"
+	img.Labels = map[string]string{"b": "2", "a": "1"}
+	img.Healthcheck = &container.HealthConfig{Test: []string{"CMD-SHELL", "curl -f http://localhost/ | grep ok"}, Retries: 3}
+	docs := []Document{
+		build(t, `{"Image":"dhi.io/node:25","Env":["PATH=/x"],"Labels":{"com.docker.compose.project":"p","com.docker.compose.service":"s"},
+			"HostConfig":{"NetworkMode":"container:abc","Memory":1048576,"PortBindings":{"80/tcp":[{"HostPort":"8080"}]}}}`, img),
+		build(t, `{"Image":"x"}`, imagefacts.Named("x")),
+		ForRequest(route.Parse("DELETE", "/v1.41/plugins/a/b:1?force=1&force=2"), Caller{User: "cn", AuthMethod: "TLS"}, "hardened-authz"),
+	}
+	for _, d := range docs {
+		want, err := ast.InterfaceToValue(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.Value(); got.Compare(want) != 0 {
+			t.Errorf("Value() differs from the JSON encoding:\n got  %v\n want %v", got, want)
+		}
 	}
 }
