@@ -48,7 +48,7 @@ timings(hc) := [[key, value, flag] |
 		["retries", "retries", "--health-retries"],
 		["start_period", "start_period_ns", "--health-start-period"],
 	]
-	n := object.get(hc, t[1], 0)
+	n := hc[t[1]]
 	is_number(n)
 	n > 0
 	value := _timing_value(t[0], n)
@@ -56,30 +56,38 @@ timings(hc) := [[key, value, flag] |
 	flag := t[2]
 ]
 
-_timing_value("retries", n) := format_int(n, 10)
+_timing_value(k, n) := format_int(n, 10) if k == "retries"
 
-_timing_value(k, n) := text.duration(n) if k != "retries"
+else := text.duration(n)
 
 # compose_sidecar(service, hc, url, sidecar_image, inherited): the sidecar
 # service to add under `services:`, and what to change around it.
-compose_sidecar(service, hc, url, sidecar_image, inherited) := concat("\n", array.concat(
-	array.concat(
-		[
-			sprintf("  %s:", [sidecar_name(service)]),
-			sprintf("    image: %s", [sidecar_image]),
-			sprintf("    network_mode: %s", [text.quote(sprintf("service:%s", [service]))]),
-			`    entrypoint: ["sleep", "infinity"]`,
-			"    healthcheck:",
-			sprintf("      test: %s", [text.exec_array(sidecar_test(hc, url))]),
-		],
-		[sprintf("      %s: %s", [t[0], t[1]]) | some t in timings(hc)],
-	),
-	[
-		sprintf("    mem_limit: %s", [sidecar_memory]),
-		_compose_app_line(service, inherited),
-		sprintf("  #   depends_on: {%s: {condition: service_healthy}}", [sidecar_name(service)]),
-	],
-))
+compose_sidecar(service, hc, url, sidecar_image, inherited) := sprintf(_compose_template, [
+	name,
+	sidecar_image,
+	text.quote(concat("", ["service:", service])),
+	text.exec_array(sidecar_test(hc, url)),
+	concat("", [sprintf("\n      %s: %s", [t[0], t[1]]) | some t in timings(hc)]),
+	sidecar_memory,
+	_compose_app_line(service, inherited),
+	name,
+]) if {
+	name := sidecar_name(service)
+}
+
+# One sprintf for the whole snippet (the timings, "\n      key: value"
+# each, follow the test line).
+_compose_template := concat("\n", [
+	"  %s:",
+	"    image: %s",
+	"    network_mode: %s",
+	`    entrypoint: ["sleep", "infinity"]`,
+	"    healthcheck:",
+	"      test: %s%s",
+	"    mem_limit: %s",
+	"%s",
+	"  #   depends_on: {%s: {condition: service_healthy}}",
+])
 
 _compose_app_line(service, true) := sprintf("  # Then turn off the image's healthcheck in %q (healthcheck: {disable: true}), and have services that wait for it use:", [service])
 
@@ -87,28 +95,24 @@ _compose_app_line(service, false) := sprintf("  # Then remove the healthcheck fr
 
 # docker_run_sidecar(name, hc, url, sidecar_image, inherited): the docker run
 # command for the sidecar ("<app>" when the container has no name).
-docker_run_sidecar(name, hc, url, sidecar_image, inherited) := concat("\n", [
-	_docker_run_app_line(app, inherited),
-	concat(" ", array.concat(
-		array.concat(
-			[
-				"docker run -d",
-				sprintf("--name %s", [sidecar_name(app)]),
-				sprintf("--network container:%s", [app]),
-				sprintf("--memory %s", [sidecar_memory]),
-				sprintf("--health-cmd %s", [_shell_probe(url)]),
-			],
-			[sprintf("%s %s", [t[2], t[1]]) | some t in timings(hc)],
-		),
-		[sprintf("--entrypoint sleep %s infinity", [sidecar_image])],
-	)),
-]) if {
+docker_run_sidecar(name, hc, url, sidecar_image, inherited) := sprintf(
+	"%s\ndocker run -d --name %s --network container:%s --memory %s --health-cmd %s%s --entrypoint sleep %s infinity",
+	[
+		_docker_run_app_line(app, inherited),
+		sidecar_name(app),
+		app,
+		sidecar_memory,
+		_shell_probe(url),
+		concat("", [sprintf(" %s %s", [t[2], t[1]]) | some t in timings(hc)]),
+		sidecar_image,
+	],
+) if {
 	app := _name_or_placeholder(name)
 }
 
 _name_or_placeholder(name) := name if name != ""
 
-_name_or_placeholder("") := "<app>"
+else := "<app>"
 
 _docker_run_app_line(app, true) := sprintf("# run %s with --no-healthcheck (its image's HEALTHCHECK cannot run), then:", [app])
 
@@ -125,9 +129,7 @@ else := sprintf(`'curl -f "%s"'`, [url])
 interpreter_test(interp, url) := ["CMD", interp, "-e", js] if {
 	image.interpreter_kind(interp) == "node"
 	js := sprintf("fetch('%s').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))", [url])
-}
-
-interpreter_test(interp, url) := ["CMD", interp, "-c", py] if {
+} else := ["CMD", interp, "-c", py] if {
 	image.interpreter_kind(interp) == "python"
 	py := sprintf("import sys,urllib.request;sys.exit(0 if urllib.request.urlopen('%s',timeout=5).status<400 else 1)", [url])
 }
@@ -180,16 +182,12 @@ _sidecar_base := {
 	),
 } if {
 	_compose
-}
-
-_sidecar_base := {
+} else := {
 	"summary": sidecar_summary(request.subject, request.container_name, false, image.sidecar_image),
 	"docker_run": docker_run_sidecar(
 		request.container_name, request.healthcheck, request.probe_url,
 		image.sidecar_image, _inherited,
 	),
-} if {
-	not _compose
 }
 
 _alternative := {"alternative": alternative(image.interpreter, request.probe_url, request.subject, _compose)} if {

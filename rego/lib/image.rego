@@ -10,7 +10,7 @@
 #     shell:   input.image.shell_found (bool, from the image's real files)
 #              > label com.docker.dhi.shell ("" = no shell, else shell)
 #              > the container itself runs a shell or a *.sh script
-#              > the first matching data.catalog.images entry's `shell`
+#              > the catalog entry's `shell` (see catalog_entry)
 #     program: input.image.programs[P].found (bool, from the image's files;
 #              keyed by the program exactly as the healthcheck names it)
 #              > the container itself runs P (entrypoint[0] or command[0])
@@ -45,49 +45,77 @@ labels := l if {
 } else := {}
 
 # ---------------------------------------------------------------------------
-# Catalog matching (data.catalog.images: ordered, first match wins)
+# Catalog lookup
+#
+# data.catalog.images is an object keyed by repository: an exact repository
+# ("dhi.io/node") or a prefix key ending in "*" ("dhi.io/*",
+# "gcr.io/distroless/nodejs*"), whose "*" stands for the rest of the name
+# up to, not across, a "/". Each key holds an ordered list of entries. The
+# entry of an image is the first entry whose tag matches in the exact key's
+# list; failing that (no such key, or none of its tags match), the first
+# one in the lists of the matching prefix keys, longest key first. So a
+# specific key that knows only some tags falls through to the generic facts
+# of its prefix key. Docker Hub mirrors of Docker Hardened Images
+# (docker.io/<org>/dhi-<name>) are looked up as dhi.io/<name>.
+#
+# Every decision reads this: the rules below look the exact key up directly
+# and scan the keys (never the entries) only when that finds nothing, with
+# no function call per key or entry.
 # ---------------------------------------------------------------------------
 
-catalog_entries := e if {
-	e := data.catalog.images
-	is_array(e)
+# The request's repository as the catalog keys it: a Docker Hub mirror
+# "docker.io/acme/dhi-node" becomes "dhi.io/node"; anything else is kept.
+catalog_repository := regex.replace(repository, `^docker\.io/[^/]*/dhi-([^/]*)$`, "dhi.io/$1")
+
+# canonical_repository(repo): catalog_repository for any repository.
+canonical_repository(repo) := r if {
+	r := catalog_repository with input as {"image": {"repository": repo}}
+}
+
+# catalog_entry(repo, tag): the catalog entry of repo:tag (undefined if
+# none); repo as in input.image.repository.
+catalog_entry(repo, tg) := e if {
+	e := entry with input as {"image": {"repository": repo, "tag": tg}}
+}
+
+# The catalog entry of the request's image (undefined if none): a rule, so
+# it is looked up once per decision however many facts read it. An entry
+# without "tag" matches every tag, even an unknown one (digest-only
+# reference, tag ""); an entry with a tag glob never matches an unknown tag.
+entry := e if {
+	tag != ""
+	e := [x | some x in data.catalog.images[catalog_repository]; glob.match(object.get(x, "tag", "*"), null, tag)][0]
+} else := e if {
+	tag != ""
+	e := [x | some x in _prefix_entries; glob.match(object.get(x, "tag", "*"), null, tag)][0]
+} else := e if {
+	tag == ""
+	e := [x | some x in data.catalog.images[catalog_repository]; not x.tag][0]
+} else := e if {
+	tag == ""
+	e := [x | some x in _prefix_entries; not x.tag][0]
+}
+
+# The entries of the matching prefix keys, longest key first.
+_prefix_entries := [x | some k in prefix_keys; some x in data.catalog.images[k]]
+
+# The prefix keys that match the request's repository, longest first: the
+# key without its "*" starts the repository and reaches past its last "/",
+# i.e. the key starts with the repository's directory (dir).
+prefix_keys := [pair[1] | some pair in sort(pairs)] if {
+	catalog_repository != "" # "" for an image ID
+	keys := object.keys(data.catalog.images)
+	dir := regex.replace(catalog_repository, `[^/]*$`, "")
+
+	# one call first: most unknown images have no key in their directory
+	strings.any_prefix_match(keys, dir)
+	pairs := [[0 - count(k), k] |
+		some k in keys
+		startswith(k, dir)
+		endswith(k, "*")
+		startswith(catalog_repository, trim_suffix(k, "*"))
+	]
 } else := []
-
-# matches(entry, repo, tag): one of entry.repositories globs matches repo
-# ("*" stops at "/") and entry.tag matches tag. An entry without "tag"
-# matches every tag, even an unknown one (digest-only reference, tag "");
-# an entry with a tag glob never matches an unknown tag.
-matches(entry, repo, tg) if {
-	some pattern in entry.repositories
-	startswith(repo, split(pattern, "*")[0]) # cheap pre-filter
-	glob.match(pattern, ["/"], repo)
-	_tag_matches(entry, tg)
-}
-
-_tag_matches(entry, _) if object.get(entry, "tag", null) == null
-
-_tag_matches(entry, tg) if {
-	tg != ""
-	entry.tag == "*"
-}
-
-_tag_matches(entry, tg) if {
-	tg != ""
-	entry.tag != "*"
-	glob.match(entry.tag, null, tg)
-}
-
-# The index of the first catalog entry matching repo:tag (undefined if none).
-catalog_index(repo, tg) := min({i |
-	some i, entry in catalog_entries
-	matches(entry, repo, tg)
-})
-
-# The first catalog entry matching repo:tag (undefined if none).
-catalog_entry(repo, tg) := catalog_entries[catalog_index(repo, tg)]
-
-# The catalog entry of the request's image (undefined if none).
-entry := catalog_entry(repository, tag)
 
 # The family name of the request's image ("" if not in the catalog).
 family := f if {
@@ -203,29 +231,21 @@ _runs(p) if {
 
 # interpreter_kind(p): "node" for node/nodejs, "python" for python,
 # python3, python3.N (by basename); undefined otherwise.
-interpreter_kind(p) := "node" if regex.match(`^(node|nodejs)$`, text.basename(p))
+interpreter_kind(p) := "node" if regex.match(`(^|/)(node|nodejs)$`, p)
 
-interpreter_kind(p) := "python" if regex.match(`^python(3(\.[0-9]+)?)?$`, text.basename(p))
+else := "python" if regex.match("(^|/)python(3(\\.[0-9]+)?)?$", p)
 
 # An interpreter of the image that can make an HTTP request itself, as the
 # argv[0] to use in an exec-form healthcheck: the one the container runs
 # (entrypoint[0] or command[0]), else the catalog's `interpreter`, else a
 # node/python3 the image scan found. Undefined when there is none.
-interpreter := _interpreters[0]
-
-_interpreters := array.concat(
-	[a | some a in request.argv0s; interpreter_kind(a)],
-	array.concat(_catalog_interpreter, _scanned_interpreters),
-)
-
-_catalog_interpreter := [i |
+interpreter := i if {
+	i := [a | some a in request.argv0s; interpreter_kind(a)][0]
+} else := i if {
 	i := entry.interpreter
 	is_string(i)
 	interpreter_kind(i)
 	not program_missing(i)
-]
-
-_scanned_interpreters := [p |
-	some p in ["node", "python3"]
-	input.image.programs[p].found == true
-]
+} else := i if {
+	i := [p | some p in ["node", "python3"]; input.image.programs[p].found == true][0]
+}

@@ -4,6 +4,10 @@ import data.hardened.test.fixtures as fx
 
 _on(repo, tg) := fx.with_image(fx.compose_create, fx.image(repo, tg))
 
+_keys(repo) := k if {
+	k := prefix_keys with input as _on(repo, "1")
+}
+
 _fam(repo, tg) := f if {
 	f := family with input as _on(repo, tg)
 }
@@ -62,6 +66,10 @@ test_catalog_unknown_images if {
 	_fam("docker.io/acme/node", "25") == ""
 	_fam("ghcr.io/acme/dhi.io/node", "25") == ""
 	not entry with input as _on("docker.io/library/nginx", "latest")
+
+	# an image ID: no repository, no tag
+	_fam("", "") == ""
+	_keys("") == []
 }
 
 test_catalog_star_does_not_cross_slash if {
@@ -75,19 +83,89 @@ test_catalog_unknown_tag_matches_only_tagless_entries if {
 	_fam("dhi.io/busybox", "") == "dhi-shell-images"
 }
 
-test_catalog_first_match_wins if {
-	cat := {"images": [
-		{"family": "first", "repositories": ["dhi.io/*"], "tag": "*", "shell": true},
-		{"family": "second", "repositories": ["dhi.io/node"], "tag": "*", "shell": false},
-	]}
+test_catalog_mirror_keeps_input_repository if {
+	_fam("docker.io/acme/dhi-curl", "8-dev") == "dhi-curl-dev"
+	_fam("docker.io/acme/dhi-busybox", "") == "dhi-shell-images"
+	_fam("ghcr.io/acme/dhi-node", "25") == ""
+	repository == "docker.io/acme/dhi-node" with input as _on("docker.io/acme/dhi-node", "25")
+	catalog_repository == "dhi.io/node" with input as _on("docker.io/acme/dhi-node", "25")
+}
+
+test_canonical_repository if {
+	canonical_repository("docker.io/acme/dhi-node") == "dhi.io/node"
+	canonical_repository("docker.io/acme/dhi-node-exporter") == "dhi.io/node-exporter"
+	canonical_repository("docker.io/library/node") == "docker.io/library/node"
+	canonical_repository("docker.io/a/b/dhi-node") == "docker.io/a/b/dhi-node"
+	canonical_repository("ghcr.io/acme/dhi-node") == "ghcr.io/acme/dhi-node"
+	canonical_repository("dhi.io/node") == "dhi.io/node"
+}
+
+test_catalog_first_tag_match_wins_within_a_key if {
+	cat := {"images": {"dhi.io/node": [
+		{"family": "first", "tag": "*", "shell": true},
+		{"family": "second", "tag": "*", "shell": false},
+	]}}
 	_fam("dhi.io/node", "25") == "first" with data.catalog as cat
 	shell_fact with input as _on("dhi.io/node", "25") with data.catalog as cat
 }
 
-test_catalog_index if {
-	catalog_index("dhi.io/curl", "8-dev") == 0
+test_catalog_exact_key_before_prefix_key if {
+	cat := {"images": {
+		"dhi.io/*": [{"family": "generic", "tag": "*"}],
+		"dhi.io/node": [{"family": "node", "tag": "*"}],
+	}}
+	_fam("dhi.io/node", "25") == "node" with data.catalog as cat
+	_fam("dhi.io/redis", "8") == "generic" with data.catalog as cat
+}
+
+test_catalog_exact_key_falls_through_to_prefix_key if {
+	cat := {"images": {
+		"dhi.io/*": [{"family": "generic-dev", "tag": "*-dev"}, {"family": "generic"}],
+		"dhi.io/node": [{"family": "node-22", "tag": "22*"}],
+	}}
+	_fam("dhi.io/node", "22-dev") == "node-22" with data.catalog as cat
+	_fam("dhi.io/node", "25-dev") == "generic-dev" with data.catalog as cat
+	_fam("dhi.io/node", "25") == "generic" with data.catalog as cat
+	_fam("dhi.io/node", "") == "generic" with data.catalog as cat
+}
+
+test_catalog_longest_prefix_key_wins if {
+	cat := {"images": {
+		"gcr.io/distroless/*": [{"family": "short"}],
+		"gcr.io/distroless/nodejs*": [{"family": "long", "tag": "*"}],
+	}}
+	_keys("gcr.io/distroless/nodejs22-debian12") == ["gcr.io/distroless/nodejs*", "gcr.io/distroless/*"] with data.catalog as cat
+	_fam("gcr.io/distroless/nodejs22-debian12", "latest") == "long" with data.catalog as cat
+	_fam("gcr.io/distroless/nodejs", "latest") == "long" with data.catalog as cat
+
+	# the longer key has no entry for an unknown tag: the shorter one decides
+	_fam("gcr.io/distroless/nodejs22-debian12", "") == "short" with data.catalog as cat
+	_fam("gcr.io/distroless/static-debian12", "latest") == "short" with data.catalog as cat
+}
+
+test_catalog_prefix_key_star_does_not_cross_slash if {
+	_keys("gcr.io/distroless/nodejs/x") == []
+	_keys("dhi.io/acme/node") == []
+	_keys("dhi.io/node") == ["dhi.io/*"]
+	_fam("gcr.io/distroless/nodejs/x", "latest") == ""
+	_fam("cgr.dev/chainguard/node/x", "latest") == ""
+	_fam("cgr.dev/chainguard", "latest") == ""
+}
+
+test_catalog_entry if {
+	catalog_entry("dhi.io/curl", "8-dev").family == "dhi-curl-dev"
 	catalog_entry("dhi.io/curl", "8").family == "dhi-curl"
-	not catalog_index("docker.io/library/nginx", "latest")
+	catalog_entry("docker.io/acme/dhi-curl", "8").family == "dhi-curl"
+	catalog_entry("gcr.io/distroless/python3-debian12", "nonroot").family == "distroless-python3"
+	not catalog_entry("docker.io/library/nginx", "latest")
+	not catalog_entry("dhi.io/node", "")
+}
+
+test_catalog_list_format_is_ignored if {
+	# the former format (an ordered array) is not read: the image is unknown
+	cat := {"images": [{"family": "old", "repositories": ["dhi.io/*"]}]}
+	not entry with input as _on("dhi.io/node", "25") with data.catalog as cat
+	not catalog_entry("dhi.io/node", "25") with data.catalog as cat
 }
 
 test_catalog_missing_means_unknown if {

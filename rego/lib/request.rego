@@ -61,20 +61,21 @@ image_ref := r if {
 } else := "(unknown image)"
 
 # The effective entrypoint and command ([] when none).
-entrypoint := _array(object.get(input, ["container", "entrypoint"], []))
+entrypoint := e if {
+	e := input.container.entrypoint
+	is_array(e)
+} else := []
 
-command := _array(object.get(input, ["container", "command"], []))
+command := c if {
+	c := input.container.command
+	is_array(c)
+} else := []
 
 # The programs the container itself starts: entrypoint[0] and, when the
 # entrypoint is a wrapper (tini, docker-entrypoint.sh) or empty, command[0].
 argv0s := [a |
 	some argv in [entrypoint, command]
-	count(argv) > 0
 	a := argv[0]
 	is_string(a)
 	a != ""
 ]
-
-_array(x) := x if is_array(x)
-
-_array(x) := [] if not is_array(x)
