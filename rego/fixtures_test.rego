@@ -30,6 +30,7 @@ hc_shell_curl := {
 	"args": [],
 	"shell": ["/bin/sh", "-c"],
 	"shell_command": sprintf("curl -f %s || exit 1", [url]),
+	"commands": ["curl"],
 	"probe_url": url,
 	"interval_ns": 0,
 	"timeout_ns": 0,
@@ -55,6 +56,7 @@ hc_cmd(argv) := {
 hc_shell(command) := object.union(hc_shell_curl, {
 	"test": ["CMD-SHELL", command],
 	"shell_command": command,
+	"commands": [split(trim_space(command), " ")[0]],
 	"probe_url": _first_url(split(command, " ")),
 })
 

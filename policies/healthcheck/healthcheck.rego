@@ -45,13 +45,31 @@ deny contains violation.new(rego.metadata.rule(), msg, ha001_fix) if {
 deny contains violation.new(rego.metadata.rule(), msg, ha002_fix) if {
 	request.is_container_create
 	request.healthcheck_form == "cmd"
-	program := request.healthcheck.program
-	is_string(program)
-	program != ""
-	image.program_missing(program)
+	program := missing_program
 	msg := sprintf(
 		"HA002: %s (image %s): %s runs %q, which this image does not contain; it would stay unhealthy forever.",
 		[request.subject, request.image_ref, _which, program],
+	)
+}
+
+# METADATA
+# title: Healthcheck program missing from the image
+# description: |
+#   The same mistake in shell form, as with `docker run --health-cmd 'curl
+#   ...'` on a -dev image: the image has the shell, but a program the command
+#   runs (the first word of a simple command, input.container.healthcheck.
+#   commands) is not in the image. The shell answers `curl: not found`.
+# custom:
+#   id: HA002
+#   severity: error
+deny contains violation.new(rego.metadata.rule(), msg, ha002_fix) if {
+	request.is_container_create
+	request.healthcheck_form == "shell"
+	not shell_missing
+	program := missing_program
+	msg := sprintf(
+		"HA002: %s (image %s): %s is CMD-SHELL (%s) and runs %q, which this image does not contain; it would stay unhealthy forever.",
+		[request.subject, request.image_ref, _which, _shell_excerpt, program],
 	)
 }
 
@@ -70,6 +88,24 @@ shell_binary := s if {
 	s := request.healthcheck.shell[0]
 	is_string(s)
 	s != ""
+}
+
+# The program the healthcheck runs that the image certainly lacks: argv[0]
+# of an exec-form check; the first such command of a CMD-SHELL check.
+missing_program := p if {
+	request.healthcheck_form == "cmd"
+	p := request.healthcheck.program
+	is_string(p)
+	p != ""
+	image.program_missing(p)
+} else := p if {
+	request.healthcheck_form == "shell"
+	missing := [c |
+		some c in object.get(request.healthcheck, "commands", [])
+		is_string(c)
+		image.program_missing(c)
+	]
+	p := missing[0]
 }
 
 # /bin/sh follows the shell facts (scan, label, catalog); a custom SHELL
@@ -114,7 +150,7 @@ ha001_fix := f if {
 
 ha002_fix := {"summary": sprintf(
 	"This image has no %q: use a variant of the image that contains it (or an image built FROM it that adds it), or probe with a program the image does have, in exec form: [\"CMD\", \"<program>\", \"<arg>\"].",
-	[text.basename(request.healthcheck.program)],
+	[text.basename(missing_program)],
 )} if {
 	not fix.sidecar_fix
 }

@@ -218,7 +218,9 @@ test_ha001_label_overrides_catalog if {
 		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), fx.hc_shell_curl),
 		{"image": {"labels": {"com.docker.dhi.shell": "/bin/bash"}}},
 	)
-	count(deny) == 0 with input as shell_label
+
+	# The shell is there now; the curl it runs still is not.
+	_rules(deny) == {"HA002"} with input as shell_label
 }
 
 test_ha001_shell_found_overrides_everything if {
@@ -226,7 +228,8 @@ test_ha001_shell_found_overrides_everything if {
 		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), fx.hc_shell_curl),
 		{"image": {"labels": {"com.docker.dhi.shell": ""}, "shell_found": true}},
 	)
-	count(deny) == 0 with input as inp
+	_rules(deny) == {"HA002"} with input as inp
+	count(deny) == 0 with input as object.union(inp, {"image": {"programs": {"curl": {"found": true, "path": "/usr/bin/curl"}}}})
 }
 
 test_ha001_chainguard_and_distroless if {
@@ -239,7 +242,7 @@ test_ha001_chainguard_and_distroless if {
 
 test_ha001_custom_shell if {
 	busybox := object.union(fx.hc_shell_curl, {"program": "/busybox/sh", "shell": ["/busybox/sh", "-c"]})
-	count(deny) == 0 with input as fx.with_hc(_on(fx.compose_create, "gcr.io/distroless/base-debian12", "debug"), busybox)
+	_rules(deny) == {"HA002"} with input as fx.with_hc(_on(fx.compose_create, "gcr.io/distroless/base-debian12", "debug"), busybox)
 
 	bash := object.union(fx.hc_shell_curl, {"program": "/bin/bash", "shell": ["/bin/bash", "-c"]})
 	v := _one(deny, "HA001") with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25-alpine3.22-dev"), bash)
@@ -319,4 +322,40 @@ test_messages_stay_under_4k if {
 
 	rv := _one(deny, "HA002") with input as fx.with_hc(fx.run({"container": {"name": long_svc}}), hc)
 	count(json.marshal(rv)) < 4096
+}
+
+# ---------------------------------------------------------------------------
+# HA002 in shell form: the shell is there, a program it runs is not
+# ---------------------------------------------------------------------------
+
+test_ha002_shell_form_on_dev_image if {
+	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25-dev"), fx.hc_shell_curl)
+	_rules(deny) == {"HA002"} with input as inp
+	v := _one(deny, "HA002") with input as inp
+	v.message == `HA002: service "app" (image dhi.io/node:25-dev): the healthcheck is CMD-SHELL ("curl -f http://localhost:3000/health || exit 1") and runs "curl", which this image does not contain; it would stay unhealthy forever.`
+	contains(v.fix.compose, `network_mode: "service:app"`)
+	contains(v.fix.compose, `test: ["CMD", "curl", "-f", "http://localhost:3000/health"]`)
+}
+
+test_ha002_shell_form_names_the_missing_command if {
+	inp := fx.with_hc(
+		_on(fx.run_create, "dhi.io/node", "25-dev"),
+		object.union(fx.hc_shell("node probe.js && wget -q http://localhost:3000/"), {"commands": ["node", "wget"]}),
+	)
+	v := _one(deny, "HA002") with input as inp
+	contains(v.message, `runs "wget", which this image does not contain`)
+}
+
+test_ha002_shell_form_program_present if {
+	count(deny) == 0 with input as fx.with_hc(_on(fx.compose_create, "dhi.io/curl", "8-debian13-dev"), fx.hc_shell_curl)
+}
+
+test_ha002_shell_form_unknown_image_or_program if {
+	count(deny) == 0 with input as fx.with_hc(_on(fx.compose_create, "docker.io/library/nginx", "1"), fx.hc_shell_curl)
+	count(deny) == 0 with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25-dev"), fx.hc_shell("pg_isready -U postgres"))
+}
+
+test_ha002_shell_form_not_reported_without_a_shell if {
+	# No shell at all: HA001 says it; HA002 would only repeat the cause.
+	_rules(deny) == {"HA001"} with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), fx.hc_shell_curl)
 }
