@@ -8,23 +8,31 @@ import (
 	"time"
 )
 
-// TestRunShellHealthcheckOnShelllessImageIsDenied: `docker run --health-cmd`
-// always sends ["CMD-SHELL", ...], which needs /bin/sh, and the hardened
-// runtime image has none. The plugin must deny with HA001.
-func TestRunShellHealthcheckOnShelllessImageIsDenied(t *testing.T) {
-	name := "e2e-denied-" + randomHex(3)
-	offset := suite.Plugin.LogSize()
-	res := docker(t, 60*time.Second, "run", "-d", "--name", name,
-		"--health-cmd", "curl -f http://localhost:3000/", ImageNode)
-	if res.OK() {
-		docker(t, 30*time.Second, "rm", "-f", name)
-		t.Fatalf("docker run succeeded; the plugin should have denied it:\n%s", res)
-	}
-	requireContains(t, "docker run output", res.Out, "HA001", "authorization denied by plugin "+suite.PluginName)
-	requireDecision(t, offset, false, "HA001")
+// TestRunShellHealthcheckIsDenied: `docker run --health-cmd` always sends
+// ["CMD-SHELL", ...]. On the hardened runtime image there is no /bin/sh
+// (HA001); on the -dev image the shell is there but curl is not (HA002).
+func TestRunShellHealthcheckIsDenied(t *testing.T) {
+	for _, tc := range []struct{ image, rule string }{
+		{ImageNode, "HA001"},
+		{ImageNodeDev, "HA002"},
+	} {
+		t.Run(tc.rule, func(t *testing.T) {
+			name := "e2e-denied-" + randomHex(3)
+			offset := suite.Plugin.LogSize()
+			res := docker(t, 60*time.Second, "run", "-d", "--name", name,
+				"--health-cmd", "curl -f http://localhost:3000/", tc.image)
+			if res.OK() {
+				docker(t, 30*time.Second, "rm", "-f", name)
+				t.Fatalf("docker run succeeded; the plugin should have denied it:\n%s", res)
+			}
+			requireContains(t, "docker run output", res.Out, tc.rule, "authorization denied by plugin "+suite.PluginName,
+				"--network container:"+name)
+			requireDecision(t, offset, false, tc.rule)
 
-	if ins := docker(t, 30*time.Second, "inspect", name); ins.OK() {
-		t.Fatalf("the denied container %s exists", name)
+			if ins := docker(t, 30*time.Second, "inspect", name); ins.OK() {
+				t.Fatalf("the denied container %s exists", name)
+			}
+		})
 	}
 }
 
