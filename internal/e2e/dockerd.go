@@ -67,6 +67,12 @@ func StartDaemon(dir, configFile string, wait time.Duration) (*Daemon, error) {
 		"--pidfile", filepath.Join(dir, "dockerd.pid"),
 		"-H", d.Host(),
 		"--config-file", configFile,
+		// Leave the host's network as it was: no docker0 bridge and no
+		// iptables chains outlive the run. Compose projects get their own
+		// bridge, removed by "down"; published ports go through the
+		// userland proxy, and sidecars share their app's namespace.
+		"--bridge", "none",
+		"--iptables=false",
 	)
 	d.cmd.Stdout = logf
 	d.cmd.Stderr = logf
