@@ -52,7 +52,7 @@ func (s Sources) collect() ([]file, error) {
 	for _, dir := range s.Overrides {
 		st, err := os.Stat(dir)
 		if err != nil {
-			return nil, fmt.Errorf("policy directory: %w", err)
+			return nil, fmt.Errorf("--policy %s: %w", dir, err)
 		}
 		if !st.IsDir() {
 			return nil, fmt.Errorf("policy directory %s is not a directory: pass the directory that holds the .rego files", dir)
