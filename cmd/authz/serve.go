@@ -10,6 +10,7 @@ import (
 
 	"github.com/hardened-authz/hardened-authz/internal/authz"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
+	"github.com/hardened-authz/hardened-authz/internal/imagescan"
 	"github.com/hardened-authz/hardened-authz/internal/plugin"
 	"github.com/hardened-authz/hardened-authz/internal/policy"
 	"github.com/hardened-authz/hardened-authz/policies"
@@ -25,6 +26,8 @@ type serveOptions struct {
 	decisionTimout time.Duration
 	logLevel       string
 	logFormat      string
+	stateDir       string
+	scanTimeout    time.Duration
 }
 
 func newServeCommand() *cobra.Command {
@@ -50,6 +53,8 @@ calls, finishes the ones in flight and removes the socket.`,
 	f.StringVar(&o.pluginName, "plugin-name", "hardened-authz", "this plugin's name in daemon.json, protected from disable/remove/set/upgrade (HA090)")
 	f.DurationVar(&o.daemonTimeout, "daemon-timeout", time.Second, "deadline for one call to the daemon (image inspect); past it the catalog decides")
 	f.DurationVar(&o.decisionTimout, "decision-timeout", authz.DefaultDecisionTimeout, "deadline for one decision; a decision past it is denied")
+	f.StringVar(&o.stateDir, "state-dir", imagescan.DefaultStateDir, "directory for the image index cache, so a restart does not scan images again (\"\" keeps it in memory only)")
+	f.DurationVar(&o.scanTimeout, "scan-timeout", authz.DefaultScanTimeout, "how long a create waits for its image's index before image inspect and the catalog decide")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error; debug logs every allowed request")
 	f.StringVar(&o.logFormat, "log-format", "json", "json or text")
 	return cmd
@@ -60,8 +65,8 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.daemonTimeout <= 0 || o.decisionTimout <= 0 {
-		return usageError{fmt.Errorf("--daemon-timeout and --decision-timeout must be positive")}
+	if o.daemonTimeout <= 0 || o.decisionTimout <= 0 || o.scanTimeout <= 0 {
+		return usageError{fmt.Errorf("--daemon-timeout, --decision-timeout and --scan-timeout must be positive")}
 	}
 	ctx := cmd.Context()
 
@@ -82,18 +87,24 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	}
 	defer cli.Close()
 
+	scanner := imagescan.New(cli, o.stateDir, log)
 	a := &authz.Authorizer{
-		Engine:     engine,
-		Images:     &imagefacts.DaemonInspector{Client: cli, Timeout: o.daemonTimeout},
-		PluginName: o.pluginName,
-		Timeout:    o.decisionTimout,
-		Log:        log,
+		Engine:      engine,
+		Images:      &imagefacts.DaemonInspector{Client: cli, Timeout: o.daemonTimeout},
+		Index:       scanner,
+		ScanTimeout: o.scanTimeout,
+		PluginName:  o.pluginName,
+		Timeout:     o.decisionTimout,
+		Log:         log,
 	}
 	l, err := plugin.Listen(o.socket)
 	if err != nil {
 		return err
 	}
-	log.Info("serving", "socket", o.socket, "docker_host", host, "policies", len(engine.Files()), "version", version)
+	log.Info("serving", "socket", o.socket, "docker_host", host, "policies", len(engine.Files()), "state_dir", o.stateDir, "version", version)
+	// Index the local images once the socket serves: the export calls go
+	// through this plugin too.
+	go scanner.WarmAll(ctx)
 	err = plugin.Serve(ctx, l, plugin.NewHandler(a, log), log)
 	log.Info("stopped", "socket", o.socket)
 	return err

@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/docker/go-plugins-helpers/authorization"
 
 	"github.com/hardened-authz/hardened-authz/internal/createreq"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
+	"github.com/hardened-authz/hardened-authz/internal/imageindex"
 	"github.com/hardened-authz/hardened-authz/internal/input"
 	"github.com/hardened-authz/hardened-authz/internal/policy"
 	"github.com/hardened-authz/hardened-authz/internal/route"
@@ -33,10 +35,29 @@ const (
 // plugin never holds a Docker API call for long.
 const DefaultDecisionTimeout = 5 * time.Second
 
+// DefaultScanTimeout is how long a create waits for its image's index
+// before it is decided on image inspect and the catalog.
+const DefaultScanTimeout = 2 * time.Second
+
+// Indexer answers from an image's own files. imagescan.Scanner implements
+// it.
+type Indexer interface {
+	// Lookup returns the index of image id, waiting until ctx is done.
+	Lookup(ctx context.Context, id string) (*imageindex.Index, error)
+	// Warm indexes image id in the background.
+	Warm(id string)
+	// WarmAll indexes every local image in the background.
+	WarmAll(ctx context.Context)
+}
+
 // Authorizer decides requests with a policy engine and image facts.
 type Authorizer struct {
 	Engine *policy.Engine
 	Images imagefacts.Inspector
+	// Index, when set, answers from the image's files; ScanTimeout (zero
+	// means DefaultScanTimeout) bounds the wait for it.
+	Index       Indexer
+	ScanTimeout time.Duration
 	// PluginName is this plugin's name, as configured in daemon.json.
 	PluginName string
 	// Timeout bounds one decision; zero means DefaultDecisionTimeout.
@@ -53,7 +74,7 @@ func (a *Authorizer) AuthZReq(ctx context.Context, req authorization.Request) au
 	switch {
 	case rt.Kind == route.Ping:
 		// Never evaluated: denying /_ping breaks every CLI command.
-	case rt.Kind == route.Other && !a.Engine.HasRequestRules():
+	case rt.Kind != route.ContainerCreate && rt.Kind != route.Plugin && !a.Engine.HasRequestRules():
 		// The fast path: the shipped rules have nothing to say here.
 	default:
 		a.decide(ctx, rt, req, &rec)
@@ -64,9 +85,38 @@ func (a *Authorizer) AuthZReq(ctx context.Context, req authorization.Request) au
 }
 
 // AuthZRes always allows: by the time dockerd asks, the handler has run
-// and the container exists. Enforcement belongs in AuthZReq.
-func (a *Authorizer) AuthZRes(context.Context, authorization.Request) authorization.Response {
+// and the container exists. Enforcement belongs in AuthZReq. A successful
+// pull or load starts indexing the new image, so its first create finds the
+// index ready.
+func (a *Authorizer) AuthZRes(_ context.Context, req authorization.Request) authorization.Response {
+	if a.Index != nil && req.ResponseStatusCode == 200 {
+		switch rt := route.Parse(req.RequestMethod, req.RequestURI); rt.Kind {
+		case route.ImagePull:
+			go a.warmPulled(rt)
+		case route.ImageLoad:
+			go a.Index.WarmAll(context.Background())
+		}
+	}
 	return authorization.Response{Allow: true}
+}
+
+// warmPulled indexes the image a pull named. It runs after the response,
+// off the request path.
+func (a *Authorizer) warmPulled(rt route.Route) {
+	ref := rt.Query.Get("fromImage")
+	if ref == "" {
+		return // docker import: the new image's ID is only in the response stream
+	}
+	if tag := rt.Query.Get("tag"); tag != "" {
+		if strings.HasPrefix(tag, "sha256:") {
+			ref += "@" + tag
+		} else {
+			ref += ":" + tag
+		}
+	}
+	if f := a.Images.Inspect(context.Background(), ref); f.Found {
+		a.Index.Warm(f.ID)
+	}
 }
 
 func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorization.Request, rec *Record) {
@@ -92,8 +142,9 @@ func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorizati
 			name = rt.Query.Get("name")
 		}
 		img := a.Images.Inspect(ctx, create.Config.Image)
-		rec.Image, rec.ImageSource = create.Config.Image, img.Source
 		doc = doc.WithCreate(name, create, img)
+		doc = a.withIndex(ctx, doc, img, rec)
+		rec.Image, rec.ImageSource = create.Config.Image, doc.Image.Source
 	}
 
 	res, err := a.Engine.Evaluate(ctx, doc.Value())
@@ -108,6 +159,27 @@ func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorizati
 		rec.Allow = false
 		rec.Msg = Message(res.Deny)
 	}
+}
+
+// withIndex adds the image's own file facts when its index is ready within
+// the scan timeout; otherwise the decision stays on inspect and the catalog,
+// and the record says why.
+func (a *Authorizer) withIndex(ctx context.Context, doc input.Document, img imagefacts.Facts, rec *Record) input.Document {
+	if a.Index == nil || !img.Found {
+		return doc
+	}
+	timeout := a.ScanTimeout
+	if timeout <= 0 {
+		timeout = DefaultScanTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ix, err := a.Index.Lookup(ctx, img.ID)
+	if err != nil {
+		rec.IndexErr = err.Error()
+		return doc
+	}
+	return doc.WithIndex(ix.LookPath)
 }
 
 func badBodyMessage(err error) string {

@@ -27,7 +27,9 @@ type Record struct {
 	Violations []policy.Violation
 	Warnings   []policy.Violation
 	// Builtin is the rule ID when Go, not Rego, denied the request.
-	Builtin  string
+	Builtin string
+	// IndexErr says why the image's index did not answer, when it did not.
+	IndexErr string
 	Err      string
 	Duration time.Duration
 }
@@ -80,6 +82,9 @@ func (r *Record) Attrs() []slog.Attr {
 			ids[i] = w.Rule
 		}
 		attrs = append(attrs, slog.Any("warnings", ids))
+	}
+	if r.IndexErr != "" {
+		attrs = append(attrs, slog.String("index_error", r.IndexErr))
 	}
 	if r.Err != "" {
 		attrs = append(attrs, slog.String("error", r.Err))

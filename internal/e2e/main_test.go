@@ -162,19 +162,28 @@ func requireContains(t *testing.T, what, out string, want ...string) {
 // decision with the given allow and, when rule is not "", naming rule.
 func requireDecision(t *testing.T, offset int64, allow bool, rule string) Decision {
 	t.Helper()
+	return requireDecisionOn(t, offset, "", allow, rule, "")
+}
+
+// requireDecisionOn is requireDecision for a create of image (when not ""),
+// whose image facts came from source (the log's image_source, when not ""):
+// "index" when the plugin's index of the image's files answered.
+func requireDecisionOn(t *testing.T, offset int64, image string, allow bool, rule, source string) Decision {
+	t.Helper()
 	ds, err := suite.Plugin.DecisionsSince(offset)
 	if err != nil {
 		t.Fatalf("read plugin log: %v", err)
 	}
 	var lines []string
 	for _, d := range ds {
-		if d.Allow() == allow && (rule == "" || d.HasRule(rule)) {
+		if d.Allow() == allow && (rule == "" || d.HasRule(rule)) &&
+			(image == "" || d.Field("image") == image) && (source == "" || d.Field("image_source") == source) {
 			return d
 		}
 		lines = append(lines, d.Line)
 	}
-	t.Fatalf("the plugin logged no decision with allow=%v rule %q; its decisions since the step:\n%s",
-		allow, rule, strings.Join(lines, "\n"))
+	t.Fatalf("the plugin logged no decision with allow=%v rule %q image %q image_source %q; its decisions since the step:\n%s",
+		allow, rule, image, source, strings.Join(lines, "\n"))
 	return Decision{}
 }
 

@@ -200,6 +200,13 @@ func (d Decision) HasRule(rule string) bool {
 	return err == nil && bytes.Contains(raw, []byte(`"`+rule))
 }
 
+// Field is the decision's string field key ("image", "image_source"), ""
+// when it is absent or not a string.
+func (d Decision) Field(key string) string {
+	s, _ := d.Fields[key].(string)
+	return s
+}
+
 // DecisionsSince returns the decision lines logged after offset.
 func (p *Plugin) DecisionsSince(offset int64) ([]Decision, error) {
 	f, err := os.Open(p.LogPath)

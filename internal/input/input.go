@@ -4,6 +4,9 @@
 // docs/input.md is its reference; keep the two in step.
 package input
 
+// SourceIndex is the image source when the image's own files answered.
+const SourceIndex = "index"
+
 // Sources of a document.
 const (
 	SourceDockerd = "dockerd"
@@ -126,4 +129,15 @@ type Image struct {
 	Labels     map[string]string `json:"labels"`
 	Shell      []string          `json:"shell"`
 	Error      string            `json:"error,omitempty"`
+	// ShellFound and Programs come from the image's own files (source
+	// "index"); they are absent when the index did not answer.
+	ShellFound *bool                  `json:"shell_found,omitempty"`
+	Programs   map[string]ProgramFact `json:"programs,omitempty"`
+}
+
+// ProgramFact says whether a program the container runs exists in the
+// image, looked up as runc does, and where.
+type ProgramFact struct {
+	Found bool   `json:"found"`
+	Path  string `json:"path"`
 }

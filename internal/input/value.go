@@ -55,6 +55,16 @@ func (d Document) Value() ast.Value {
 		if i.Error != "" {
 			img.Insert(ast.StringTerm("error"), str(i.Error))
 		}
+		if i.ShellFound != nil {
+			img.Insert(ast.StringTerm("shell_found"), ast.BooleanTerm(*i.ShellFound))
+		}
+		if i.Programs != nil {
+			progs := ast.NewObjectWithCapacity(len(i.Programs))
+			for name, p := range i.Programs {
+				progs.Insert(ast.StringTerm(name), ast.NewTerm(obj(kv("found", ast.BooleanTerm(p.Found)), kv("path", str(p.Path)))))
+			}
+			img.Insert(ast.StringTerm("programs"), ast.NewTerm(progs))
+		}
 		o.Insert(ast.StringTerm("image"), ast.NewTerm(img))
 	}
 	return o

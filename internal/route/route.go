@@ -27,6 +27,10 @@ const (
 	// Plugin is a request that manages a plugin: /plugins/{name}/{verb} or
 	// DELETE /plugins/{name}.
 	Plugin
+	// ImagePull is POST /images/create (docker pull, docker import).
+	ImagePull
+	// ImageLoad is POST /images/load (docker load).
+	ImageLoad
 )
 
 // String names the kind for logs.
@@ -38,6 +42,10 @@ func (k Kind) String() string {
 		return "container.create"
 	case Plugin:
 		return "plugin"
+	case ImagePull:
+		return "image.pull"
+	case ImageLoad:
+		return "image.load"
 	default:
 		return "other"
 	}
@@ -89,6 +97,10 @@ func Parse(method, rawURI string) Route {
 		r.Kind = Ping
 	case p == "/containers/create" && r.Method == "POST":
 		r.Kind = ContainerCreate
+	case p == "/images/create" && r.Method == "POST":
+		r.Kind = ImagePull
+	case p == "/images/load" && r.Method == "POST":
+		r.Kind = ImageLoad
 	case strings.HasPrefix(p, "/plugins/"):
 		r.PluginName, r.PluginVerb = pluginTarget(r.Method, strings.TrimPrefix(p, "/plugins/"))
 		if r.PluginName != "" {

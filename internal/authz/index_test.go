@@ -1,0 +1,63 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
+	"github.com/hardened-authz/hardened-authz/internal/imageindex"
+)
+
+// staticIndex answers every image with the same files, or with err.
+type staticIndex struct {
+	ix  *imageindex.Index
+	err error
+}
+
+func (s staticIndex) Lookup(context.Context, string) (*imageindex.Index, error) { return s.ix, s.err }
+func (staticIndex) Warm(string)                                                 {}
+func (staticIndex) WarmAll(context.Context)                                     {}
+
+func files(paths map[string]imageindex.Entry) *imageindex.Index {
+	return imageindex.FromEntries(paths)
+}
+
+var (
+	exe = imageindex.Entry{Type: imageindex.TypeRegular, Mode: 0o755}
+	dir = imageindex.Entry{Type: imageindex.TypeDir, Mode: 0o755}
+)
+
+func TestIndexFactsDecide(t *testing.T) {
+	found := imagefacts.Named("acme/api:1.4")
+	found.Source, found.Found, found.ID = imagefacts.SourceDaemon, true, "sha256:"+strings.Repeat("1", 64)
+	appOnly := files(map[string]imageindex.Entry{"/app": exe})
+	optCurl := files(map[string]imageindex.Entry{"/opt/tools/bin": dir, "/opt/tools/bin/curl": exe})
+	shell := func(test ...string) map[string]any {
+		return map[string]any{"Image": "acme/api:1.4", "Env": []string{"PATH=/opt/tools/bin"}, "Healthcheck": map[string]any{"Test": test}}
+	}
+	for _, tt := range []struct {
+		name  string
+		index staticIndex
+		body  map[string]any
+		deny  string
+	}{
+		{"no shell in an image no catalog knows", staticIndex{ix: appOnly}, shell("CMD-SHELL", "true"), "HA001"},
+		{"curl missing", staticIndex{ix: appOnly}, shell("CMD", "curl", "-f", "http://localhost:3000/"), "HA002"},
+		{"curl on the image's PATH", staticIndex{ix: optCurl}, shell("CMD", "curl", "-f", "http://localhost:3000/"), ""},
+		{"no index: unknown image allowed", staticIndex{err: errors.New("still being scanned")}, shell("CMD-SHELL", "true"), ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newAuthorizer(t, namesOnly{"acme/api:1.4": found})
+			a.Index = tt.index
+			res := a.AuthZReq(context.Background(), createCall(t, "api", tt.body))
+			if tt.deny == "" && !res.Allow {
+				t.Fatalf("denied: %s", res.Msg)
+			}
+			if tt.deny != "" && (res.Allow || !strings.HasPrefix(res.Msg, tt.deny)) {
+				t.Fatalf("want %s, got allow=%v %q", tt.deny, res.Allow, res.Msg)
+			}
+		})
+	}
+}
