@@ -39,7 +39,7 @@ network namespace.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
 	})
-	root.AddCommand(newServeCommand())
+	root.AddCommand(newServeCommand(), newImageCommand())
 	return root
 }
 

@@ -74,16 +74,9 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	host := o.dockerHost
-	if host == "" {
-		host = os.Getenv("DOCKER_HOST")
-	}
-	if host == "" {
-		host = client.DefaultDockerHost
-	}
-	cli, err := client.New(client.WithHost(host))
+	cli, host, err := dockerClient(o.dockerHost)
 	if err != nil {
-		return usageError{fmt.Errorf("--docker-host %q: %w", host, err)}
+		return err
 	}
 	defer cli.Close()
 
@@ -108,4 +101,21 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	err = plugin.Serve(ctx, l, plugin.NewHandler(a, log), log)
 	log.Info("stopped", "socket", o.socket)
 	return err
+}
+
+// dockerClient connects to --docker-host, else $DOCKER_HOST, else the local
+// daemon socket.
+func dockerClient(flag string) (*client.Client, string, error) {
+	host := flag
+	if host == "" {
+		host = os.Getenv("DOCKER_HOST")
+	}
+	if host == "" {
+		host = client.DefaultDockerHost
+	}
+	cli, err := client.New(client.WithHost(host))
+	if err != nil {
+		return nil, "", usageError{fmt.Errorf("--docker-host %q: %w", host, err)}
+	}
+	return cli, host, nil
 }

@@ -179,7 +179,7 @@ func (a *Authorizer) withIndex(ctx context.Context, doc input.Document, img imag
 		rec.IndexErr = err.Error()
 		return doc
 	}
-	return doc.WithIndex(ix.LookPath)
+	return doc.WithIndex(ix)
 }
 
 func badBodyMessage(err error) string {

@@ -104,7 +104,7 @@ func (s *Suite) importIndexImages(dir, appBin string) error {
 	// directory opaque. The shell runs busybox from a copy, as /bin goes.
 	if err := commitLayer(s.Docker, ImageAcmeBase, ImageAcmeOpaque,
 		"/bin/busybox", "sh", "-c",
-		"cp /bin/busybox /bb && /bb rm -rf /bin && /bb mkdir /bin && /bb cp /app /bin/app && /bb rm /bb"); err != nil {
+		"cp /bin/busybox /busybox && /busybox rm -rf /bin && /busybox mkdir /bin && /busybox cp /app /bin/app && /busybox rm /busybox"); err != nil {
 		return err
 	}
 	return nil
@@ -142,10 +142,43 @@ func findBusybox() (string, error) {
 	return busyboxBin, nil
 }
 
-// ExportedLayers reads `docker save` of image, as the daemon exports it to
-// anyone (the plugin included), and returns the entry names of each layer,
+// LayerEntry is one tar entry of an image layer.
+type LayerEntry struct {
+	Name string
+	Type byte // tar.TypeReg, tar.TypeSymlink, ...
+	Link string
+}
+
+// String renders the entry like `ls -l` would, for messages.
+func (e LayerEntry) String() string {
+	switch e.Type {
+	case tar.TypeSymlink:
+		return e.Name + " -> " + e.Link
+	case tar.TypeLink:
+		return e.Name + " link to " + e.Link
+	case tar.TypeDir:
+		return e.Name + " (dir)"
+	}
+	return e.Name
+}
+
+// Layer is the entries of one image layer, by name.
+type Layer map[string]LayerEntry
+
+// String lists the entries, sorted, one a line.
+func (l Layer) String() string {
+	lines := make([]string, 0, len(l))
+	for _, e := range l {
+		lines = append(lines, e.String())
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// ExportedLayers reads `docker save` of image, which is the stream the
+// daemon exports to anyone (the plugin included), and returns its layers,
 // lowest first.
-func ExportedLayers(docker Runner, dir, image string) ([][]string, error) {
+func ExportedLayers(docker Runner, dir, image string) ([]Layer, error) {
 	out := filepath.Join(dir, "save-"+randomHex(4)+".tar")
 	defer os.Remove(out)
 	if res := docker.Run(2*time.Minute, "docker", "save", "-o", out, image); !res.OK() {
@@ -158,7 +191,7 @@ func ExportedLayers(docker Runner, dir, image string) ([][]string, error) {
 	defer f.Close()
 
 	var manifest []struct{ Layers []string }
-	files := map[string][]string{} // layer file -> entry names
+	files := map[string]Layer{} // by layer file
 	tr := tar.NewReader(f)
 	for {
 		hdr, err := tr.Next()
@@ -174,40 +207,41 @@ func ExportedLayers(docker Runner, dir, image string) ([][]string, error) {
 				return nil, fmt.Errorf("docker save %s: manifest.json: %w", image, err)
 			}
 		case strings.HasSuffix(hdr.Name, "layer.tar") && hdr.Typeflag == tar.TypeReg:
-			names, err := tarNames(tr)
+			l, err := readLayer(tr)
 			if err != nil {
 				return nil, fmt.Errorf("docker save %s: %s: %w", image, hdr.Name, err)
 			}
-			files[hdr.Name] = names
+			files[hdr.Name] = l
 		}
 	}
 	if len(manifest) != 1 {
 		return nil, fmt.Errorf("docker save %s: %d manifests, want 1", image, len(manifest))
 	}
-	layers := make([][]string, 0, len(manifest[0].Layers))
-	for _, l := range manifest[0].Layers {
-		names, ok := files[l]
+	layers := make([]Layer, 0, len(manifest[0].Layers))
+	for _, name := range manifest[0].Layers {
+		l, ok := files[name]
 		if !ok {
-			return nil, fmt.Errorf("docker save %s: layer %s is not in the export (a link?)", image, l)
+			return nil, fmt.Errorf("docker save %s: layer %s is not in the export (a link?)", image, name)
 		}
-		layers = append(layers, names)
+		layers = append(layers, l)
 	}
 	return layers, nil
 }
 
-// tarNames lists the entry names of a tar stream, sorted.
-func tarNames(r io.Reader) ([]string, error) {
-	var names []string
+// readLayer reads the entries of a layer tar, names without "./" or a
+// trailing slash.
+func readLayer(r io.Reader) (Layer, error) {
+	l := Layer{}
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			sort.Strings(names)
-			return names, nil
+			return l, nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		names = append(names, hdr.Name)
+		name := strings.TrimSuffix(strings.TrimPrefix(hdr.Name, "./"), "/")
+		l[name] = LayerEntry{Name: name, Type: hdr.Typeflag, Link: hdr.Linkname}
 	}
 }

@@ -140,4 +140,7 @@ type Image struct {
 type ProgramFact struct {
 	Found bool   `json:"found"`
 	Path  string `json:"path"`
+	// Resolved is Path with every symlink followed: /bin/sh may be
+	// /usr/bin/dash.
+	Resolved string `json:"resolved"`
 }

@@ -61,7 +61,7 @@ func (d Document) Value() ast.Value {
 		if i.Programs != nil {
 			progs := ast.NewObjectWithCapacity(len(i.Programs))
 			for name, p := range i.Programs {
-				progs.Insert(ast.StringTerm(name), ast.NewTerm(obj(kv("found", ast.BooleanTerm(p.Found)), kv("path", str(p.Path)))))
+				progs.Insert(ast.StringTerm(name), ast.NewTerm(obj(kv("found", ast.BooleanTerm(p.Found)), kv("path", str(p.Path)), kv("resolved", str(p.Resolved)))))
 			}
 			img.Insert(ast.StringTerm("programs"), ast.NewTerm(progs))
 		}

@@ -64,6 +64,8 @@ type compiled struct {
 	query        rego.PreparedEvalQuery
 	requestRules bool
 	files        []string
+	// opts rebuild the set for ad-hoc queries (Query), which tools use.
+	opts []func(*rego.Rego)
 }
 
 // New compiles the sources and returns an engine serving them.
@@ -116,6 +118,21 @@ func (e *Engine) Evaluate(ctx context.Context, input any) (Result, error) {
 		return Result{}, errors.New(Query + " is undefined: the policy set has no hardened.main package (is rego/main.rego overridden?)")
 	}
 	return decodeResult(rs[0].Expressions[0].Value)
+}
+
+// Query evaluates any query against the current set, compiling it on the
+// spot. It is for tools such as `authz image`, never for decisions.
+func (e *Engine) Query(ctx context.Context, query string, input ast.Value) (any, error) {
+	c := e.current.Load()
+	opts := append([]func(*rego.Rego){rego.Query(query), rego.ParsedInput(input)}, c.opts...)
+	rs, err := rego.New(opts...).Eval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate %s: %w", query, err)
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, nil
+	}
+	return rs[0].Expressions[0].Value, nil
 }
 
 // decodeResult turns the query's value into typed violations. The JSON
@@ -175,5 +192,5 @@ func compile(ctx context.Context, src Sources) (*compiled, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile policies: %w", err)
 	}
-	return &compiled{query: pq, requestRules: req, files: names}, nil
+	return &compiled{query: pq, requestRules: req, files: names, opts: opts[1:]}, nil
 }
