@@ -5,7 +5,6 @@ package e2e
 import (
 	"archive/tar"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -28,8 +27,10 @@ func TestIndexImagesAreWhatTheyClaim(t *testing.T) {
 	t.Run("web inherits an exec-form curl healthcheck it cannot run", func(t *testing.T) {
 		hc := mustDocker(t, 30*time.Second, "inspect", "-f", "{{json .Config.Healthcheck}}", ImageAcmeWeb)
 		requireContains(t, ImageAcmeWeb+" healthcheck", hc.Out, `"Test":["CMD","curl","-f","http://localhost:3000/"]`)
-		requireMissing(t, ImageAcmeWeb, "curl", "--version")
-		requireMissing(t, ImageAcmeWeb, "/bin/sh", "-c", "true")
+		// Its own healthcheck is denied (HA002): run it without one.
+		noHC := []string{"--no-healthcheck"}
+		requireMissingRun(t, noHC, ImageAcmeWeb, "curl", "--version")
+		requireMissingRun(t, noHC, ImageAcmeWeb, "/bin/sh", "-c", "true")
 	})
 
 	t.Run("merged-usr reaches the shell through two links", func(t *testing.T) {
@@ -177,31 +178,64 @@ func TestIndexExecHealthcheckUsesContainerPath(t *testing.T) {
 		if status != http.StatusForbidden {
 			t.Fatalf("create answered %d %s, want 403 from the plugin", status, body)
 		}
-		requireContains(t, "create answer", body, "authorization denied by plugin "+suite.PluginName, "HA002", `"curl"`)
+		var answer struct{ Message string }
+		if err := json.Unmarshal([]byte(body), &answer); err != nil {
+			t.Fatalf("create answer is not the daemon's JSON error (%v): %s", err, body)
+		}
+		requireContains(t, "create answer", answer.Message,
+			"authorization denied by plugin "+suite.PluginName, `HA002: container "`+name+`" (image `+ImageAcmeTools+`): the healthcheck runs "curl"`)
 		requireDecisionOn(t, offset, ImageAcmeTools, false, "HA002", "index")
 	})
 }
 
+// imageReport is the part of `authz image --format json` the suite checks.
+type imageReport struct {
+	Ref    string
+	ID     string
+	Source string
+	Shell  struct {
+		Program string
+		Found   *bool
+	}
+	Lookups map[string]struct {
+		Found bool
+		Path  string
+	}
+}
+
 // TestIndexImageCommand: `authz image` prints what the index found, for a
-// person (or a script) to see what the plugin will decide on.
+// person (or a script) to see what the plugin decides on: no shell in the
+// app-only image, the shell of the merged-/usr image through its links.
 func TestIndexImageCommand(t *testing.T) {
-	id := strings.TrimSpace(mustDocker(t, 30*time.Second, "inspect", "-f", "{{.Id}}", ImageAcmeAPI).Out)
-	res := authzCLI(t, 60*time.Second, "image", ImageAcmeAPI, "--docker-host", suite.Daemon.Host(), "--format", "json")
-	if !res.OK() {
-		t.Fatalf("authz image failed:\n%s", res)
-	}
-	var doc map[string]any
-	if err := json.Unmarshal([]byte(res.Out), &doc); err != nil {
-		t.Fatalf("authz image --format json printed no single JSON object (%v):\n%s", err, res.Out)
-	}
-	if !jsonHasValue(doc, id) && !jsonHasValue(doc, strings.TrimPrefix(id, "sha256:")) {
-		t.Errorf("the JSON does not carry the image ID %s:\n%s", id, res.Out)
-	}
-	if !jsonHasField(doc, "source", "index") && !jsonHasField(doc, "image_source", "index") {
-		t.Errorf("the JSON does not say source \"index\":\n%s", res.Out)
-	}
-	if !jsonHasField(doc, "shell_found", false) {
-		t.Errorf("the JSON does not say shell_found false:\n%s", res.Out)
+	for _, tc := range []struct {
+		image string
+		shell bool
+	}{
+		{ImageAcmeAPI, false},
+		{ImageAcmeMergedUsr, true},
+	} {
+		t.Run(tc.image, func(t *testing.T) {
+			id := strings.TrimSpace(mustDocker(t, 30*time.Second, "inspect", "-f", "{{.Id}}", tc.image).Out)
+			res := authzCLI(t, 60*time.Second, "image", tc.image, "--docker-host", suite.Daemon.Host(), "--format", "json")
+			if !res.OK() {
+				t.Fatalf("authz image failed:\n%s", res)
+			}
+			var r imageReport
+			dec := json.NewDecoder(strings.NewReader(res.Out))
+			if err := dec.Decode(&r); err != nil || dec.More() {
+				t.Fatalf("authz image --format json printed no single JSON object (%v):\n%s", err, res.Out)
+			}
+			if r.Ref != tc.image || r.ID != id || r.Source != "index" {
+				t.Errorf("ref %q, id %q, source %q; want %q, %q, \"index\":\n%s", r.Ref, r.ID, r.Source, tc.image, id, res.Out)
+			}
+			if r.Shell.Program != "/bin/sh" || r.Shell.Found == nil || *r.Shell.Found != tc.shell {
+				t.Errorf("shell is not /bin/sh with found %v:\n%s", tc.shell, res.Out)
+			}
+			// The entrypoint is looked up too, and it is there.
+			if app := r.Lookups["/app"]; !app.Found || app.Path != "/app" {
+				t.Errorf("the lookup of the entrypoint /app is %+v, want found at /app:\n%s", app, res.Out)
+			}
+		})
 	}
 }
 
@@ -269,49 +303,4 @@ func authzCLI(t *testing.T, timeout time.Duration, args ...string) Result {
 	res := Runner{}.Run(timeout, suite.Plugin.Bin, args...)
 	t.Logf("%s\n", res)
 	return res
-}
-
-// jsonHasField tells whether a decoded JSON document has, at any depth, a
-// field key whose value is want.
-func jsonHasField(v any, key string, want any) bool {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, x := range v {
-			if k == key && fmt.Sprint(x) == fmt.Sprint(want) {
-				return true
-			}
-			if jsonHasField(x, key, want) {
-				return true
-			}
-		}
-	case []any:
-		for _, x := range v {
-			if jsonHasField(x, key, want) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// jsonHasValue tells whether a decoded JSON document has the string want as
-// a value at any depth.
-func jsonHasValue(v any, want string) bool {
-	switch v := v.(type) {
-	case string:
-		return v == want
-	case map[string]any:
-		for _, x := range v {
-			if jsonHasValue(x, want) {
-				return true
-			}
-		}
-	case []any:
-		for _, x := range v {
-			if jsonHasValue(x, want) {
-				return true
-			}
-		}
-	}
-	return false
 }

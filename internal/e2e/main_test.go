@@ -178,6 +178,7 @@ func requireDecisionOn(t *testing.T, offset int64, image string, allow bool, rul
 	for _, d := range ds {
 		if d.Allow() == allow && (rule == "" || d.HasRule(rule)) &&
 			(image == "" || d.Field("image") == image) && (source == "" || d.Field("image_source") == source) {
+			t.Logf("plugin decision: %s", d.Line)
 			return d
 		}
 		lines = append(lines, d.Line)

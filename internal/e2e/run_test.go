@@ -80,10 +80,14 @@ func TestPlainCommandsPass(t *testing.T) {
 }
 
 // TestImagesAreWhatTheyClaim checks the suite's own fixtures, so a scenario
-// failure cannot come from a broken image: the app image has no shell, the
-// curl images run curl, only the -dev one has sleep, busybox has a shell.
+// failure cannot come from a broken image: the app image has no shell, its
+// -dev variant has one but no curl, the curl images run curl, only the -dev
+// one has sleep, busybox has a shell.
 func TestImagesAreWhatTheyClaim(t *testing.T) {
 	requireMissing(t, ImageNode, "/bin/sh", "-c", "true")
+	devSh := mustDocker(t, 60*time.Second, "run", "--rm", "--entrypoint", "/bin/sh", ImageNodeDev, "-c", "echo dev-shell-ok")
+	requireContains(t, ImageNodeDev+" sh", devSh.Out, "dev-shell-ok")
+	requireMissing(t, ImageNodeDev, "curl", "--version")
 	for _, img := range []string{ImageCurl, ImageCurlDev} {
 		v := mustDocker(t, 60*time.Second, "run", "--rm", img, "--version")
 		requireContains(t, img+" curl --version", v.Out, "curl ")
@@ -99,7 +103,15 @@ func TestImagesAreWhatTheyClaim(t *testing.T) {
 // because the image lacks it (and not, say, because the plugin denied it).
 func requireMissing(t *testing.T, image, program string, args ...string) {
 	t.Helper()
-	res := docker(t, 60*time.Second, append([]string{"run", "--rm", "--entrypoint", program, image}, args...)...)
+	requireMissingRun(t, nil, image, program, args...)
+}
+
+// requireMissingRun is requireMissing with more `docker run` flags, such as
+// --no-healthcheck for an image whose own healthcheck the plugin denies.
+func requireMissingRun(t *testing.T, flags []string, image, program string, args ...string) {
+	t.Helper()
+	run := append(append([]string{"run", "--rm"}, flags...), "--entrypoint", program, image)
+	res := docker(t, 60*time.Second, append(run, args...)...)
 	if res.OK() {
 		t.Errorf("%s has %s:\n%s", image, program, res)
 		return

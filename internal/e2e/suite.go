@@ -69,8 +69,10 @@ const (
 const (
 	// ImageNode is the shell-less app image (runtime tag).
 	ImageNode = "dhi.io/node:25"
-	// ImageNodeDev is the tag the compose seed uses; same image as ImageNode:
-	// the app only, no shell and no curl.
+	// ImageNodeDev is the tag the compose seed uses: like a real -dev
+	// variant, the app plus a shell and a few applets, but no curl. The
+	// plugin indexes the image's files, so the fixture must really be what
+	// the catalog says of the name.
 	ImageNodeDev = "dhi.io/node:25-debian13-sfw-ent-dev"
 	// ImageCurlDev has curl and sleep but no shell.
 	ImageCurlDev = "dhi.io/curl:8-debian13-dev"
@@ -137,18 +139,14 @@ func (s *Suite) setup() error {
 
 	s.PluginName = "hardened-authz-e2e-" + randomHex(4)
 	dockerHost := "unix://" + filepath.Join(s.Dir, "docker.sock")
-	extra := []string{"--plugin-name", s.PluginName}
-	// The image index keeps its state under the suite's directory, so
-	// teardown removes it. TEMPORARY: only once `serve` has the flag.
-	if help := build.Run(30*time.Second, authzBin, "serve", "--help"); strings.Contains(help.Out, "--state-dir") {
-		extra = append(extra, "--state-dir", filepath.Join(s.Dir, "state"))
-	}
 	s.Plugin = &Plugin{
 		Bin:        authzBin,
 		Socket:     filepath.Join(s.Dir, "authz.sock"),
 		DockerHost: dockerHost,
 		LogPath:    filepath.Join(s.Dir, "plugin.log"),
-		Extra:      extra,
+		// The image index cache lives in the suite's directory, never in
+		// the default /var/lib/hardened-authz, and teardown removes it.
+		Extra: []string{"--plugin-name", s.PluginName, "--state-dir", filepath.Join(s.Dir, "state")},
 	}
 	// The plugin must answer before dockerd starts: a configured
 	// authorization plugin that cannot be reached stops dockerd's startup.
@@ -251,9 +249,17 @@ func (s *Suite) importImages(dir, appBin string) error {
 	for _, applet := range []string{"sh", "sleep", "wget", "httpd", "echo", "cat"} {
 		busybox.AddSymlink("/bin/"+applet, "busybox")
 	}
+	appDev := NewRootfs()
+	appDev.AddFile("/app", appBin, 0o755)
+	appDev.AddFile("/bin/busybox", busyboxBin, 0o755)
+	for _, applet := range []string{"sh", "sleep", "echo", "cat"} {
+		appDev.AddSymlink("/bin/"+applet, "busybox")
+	}
 
 	images := []Image{
-		{Tags: []string{ImageNode, ImageNodeDev}, Rootfs: app,
+		{Tags: []string{ImageNode}, Rootfs: app,
+			Changes: []string{`ENTRYPOINT ["/app"]`, path, "EXPOSE 3000"}},
+		{Tags: []string{ImageNodeDev}, Rootfs: appDev,
 			Changes: []string{`ENTRYPOINT ["/app"]`, path, "EXPOSE 3000"}},
 		{Tags: []string{ImageCurlDev}, Rootfs: curlDev,
 			Changes: []string{`ENTRYPOINT ["curl"]`, path}},
