@@ -151,9 +151,9 @@ shell_fact := f if {
 	is_boolean(f)
 }
 
-# Where shell_fact came from: "scan", "label", "entrypoint", "catalog" or
+# Where shell_fact came from: "index", "label", "entrypoint", "catalog" or
 # "unknown".
-shell_source := "scan" if {
+shell_source := "index" if {
 	is_boolean(input.image.shell_found)
 } else := "label" if {
 	is_string(labels[shell_label])
@@ -199,8 +199,8 @@ program_fact(p) := f if {
 	text.basename(p) in shell_names
 }
 
-# program_source(p): "scan", "entrypoint", "catalog", "shell" or "unknown".
-program_source(p) := "scan" if {
+# program_source(p): "index", "entrypoint", "catalog", "shell" or "unknown".
+program_source(p) := "index" if {
 	is_boolean(input.image.programs[p].found)
 } else := "entrypoint" if {
 	_runs(p)

@@ -237,7 +237,7 @@ test_shell_found_wins_over_label_and_catalog if {
 		{"image": {"shell_found": false}},
 	)
 	no_shell with input as inp
-	shell_source == "scan" with input as inp
+	shell_source == "index" with input as inp
 	has_shell with input as object.union(_on("dhi.io/node", "25"), {"image": {"shell_found": true}})
 }
 
@@ -314,7 +314,7 @@ test_program_distroless_debug_busybox if {
 test_program_scan_wins if {
 	found := object.union(_on("dhi.io/node", "25"), {"image": {"programs": {"curl": {"found": true, "path": "/usr/local/bin/curl"}}}})
 	has_program("curl") with input as found
-	program_source("curl") == "scan" with input as found
+	program_source("curl") == "index" with input as found
 
 	missing := object.union(_on("docker.io/library/postgres", "17"), {"image": {"programs": {"pg_isready": {"found": false, "path": ""}}}})
 	program_missing("pg_isready") with input as missing
