@@ -105,7 +105,9 @@ func (a *Authorizer) AuthZRes(_ context.Context, req authorization.Request) auth
 func (a *Authorizer) warmPulled(rt route.Route) {
 	ref := rt.Query.Get("fromImage")
 	if ref == "" {
-		return // docker import: the new image's ID is only in the response stream
+		// docker import: the new image's name is in the response stream only.
+		a.Index.WarmAll(context.Background())
+		return
 	}
 	if tag := rt.Query.Get("tag"); tag != "" {
 		if strings.HasPrefix(tag, "sha256:") {

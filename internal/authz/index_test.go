@@ -5,6 +5,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/docker/go-plugins-helpers/authorization"
 
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/imageindex"
@@ -59,5 +62,52 @@ func TestIndexFactsDecide(t *testing.T) {
 				t.Fatalf("want %s, got allow=%v %q", tt.deny, res.Allow, res.Msg)
 			}
 		})
+	}
+}
+
+// warmRecorder records what AuthZRes asks the indexer to warm.
+type warmRecorder struct {
+	staticIndex
+	warmed chan string
+}
+
+func (w warmRecorder) Warm(id string)          { w.warmed <- id }
+func (w warmRecorder) WarmAll(context.Context) { w.warmed <- "all" }
+
+func TestPullsAndLoadsWarmTheIndex(t *testing.T) {
+	pulled := imagefacts.Named("dhi.io/node:25")
+	pulled.Found, pulled.ID = true, "sha256:"+strings.Repeat("2", 64)
+	a := newAuthorizer(t, namesOnly{"dhi.io/node:25": pulled})
+	w := warmRecorder{warmed: make(chan string, 4)}
+	a.Index = w
+	for _, tt := range []struct {
+		uri    string
+		status int
+		want   string
+	}{
+		{"/v1.41/images/create?fromImage=dhi.io%2Fnode&tag=25", 200, pulled.ID},
+		{"/v1.41/images/create?fromSrc=-&repo=acme%2Fapi", 200, "all"},
+		{"/v1.41/images/load?quiet=1", 200, "all"},
+		{"/v1.41/images/create?fromImage=dhi.io%2Fnode&tag=25", 500, ""},
+		{"/v1.41/containers/create", 201, ""},
+	} {
+		res := a.AuthZRes(context.Background(), authorization.Request{RequestMethod: "POST", RequestURI: tt.uri, ResponseStatusCode: tt.status})
+		if !res.Allow {
+			t.Fatalf("AuthZRes must always allow: %+v", res)
+		}
+		wait := 2 * time.Second
+		if tt.want == "" {
+			wait = 100 * time.Millisecond // AuthZRes starts no goroutine for these
+		}
+		select {
+		case got := <-w.warmed:
+			if got != tt.want {
+				t.Errorf("%s (%d): warmed %q, want %q", tt.uri, tt.status, got, tt.want)
+			}
+		case <-time.After(wait):
+			if tt.want != "" {
+				t.Errorf("%s (%d): nothing warmed, want %q", tt.uri, tt.status, tt.want)
+			}
+		}
 	}
 }
