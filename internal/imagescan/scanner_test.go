@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+
+	"github.com/hardened-authz/hardened-authz/internal/imageindex"
 )
 
 var (
@@ -230,4 +232,26 @@ func BenchmarkCachedLookup(b *testing.B) {
 		ix.LookPath("curl", path)
 		ix.LookPath("/bin/sh", path)
 	}
+}
+
+// FuzzDiskIndex feeds arbitrary cache files to a scanner: a damaged state
+// directory must never crash the plugin, only cost a new scan.
+func FuzzDiskIndex(f *testing.F) {
+	f.Add([]byte(`{"version":1,"id":"` + idA + `","entries":{"/bin":{"Type":2,"Mode":511,"Link":"usr/bin"},"/usr/bin/sh":{"Type":1,"Mode":493}}}`))
+	f.Add([]byte(`{"version":1,"id":"` + idA + `","entries":{"../../x":{"Type":2,"Link":"/"},"":{"Type":200}}}`))
+	f.Add([]byte(`{`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		state := t.TempDir()
+		s := New(nil, state, nil)
+		os.MkdirAll(filepath.Join(state, "images"), 0o700)
+		os.WriteFile(s.file(idA), raw, 0o600)
+		entries, err := s.readDisk(idA)
+		if err != nil {
+			return
+		}
+		ix := imageindex.FromEntries(entries)
+		ix.LookPath("sh", []string{"/bin", "/usr/bin"})
+		ix.LookPath("/bin/sh", nil)
+		ix.Resolve("/bin/sh")
+	})
 }
