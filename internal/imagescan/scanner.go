@@ -163,8 +163,8 @@ func (s *Scanner) scan(id string, done chan struct{}) {
 	// sees the outcome in Stats.
 	ix, fromDisk, err := s.load(id)
 	if err != nil {
-		s.failures.Add(1)
-		s.log.Warn("image scan failed; decisions use image inspect and the catalog", "image", id, "error", err.Error())
+		n := s.failures.Add(1)
+		s.log.Warn("image scan failed; decisions use image inspect and the catalog", "image", id, "error", err.Error(), "failures_total", n)
 	} else if !fromDisk {
 		s.scans.Add(1)
 	}
