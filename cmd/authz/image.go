@@ -17,10 +17,7 @@ import (
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/imagescan"
 	"github.com/hardened-authz/hardened-authz/internal/input"
-	"github.com/hardened-authz/hardened-authz/internal/policy"
 	"github.com/hardened-authz/hardened-authz/internal/route"
-	"github.com/hardened-authz/hardened-authz/policies"
-	"github.com/hardened-authz/hardened-authz/rego"
 )
 
 type imageOptions struct {
@@ -86,7 +83,7 @@ func runImage(cmd *cobra.Command, ref string, o imageOptions) error {
 		return usageError{fmt.Errorf("--format %q: want text or json", o.format)}
 	}
 	ctx := cmd.Context()
-	engine, err := policy.New(ctx, policy.Sources{Library: rego.FS, Rules: policies.FS, Overrides: o.policyDirs})
+	engine, err := newEngine(ctx, o.policyDirs)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,10 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hardened-authz/hardened-authz/internal/policy"
+	"github.com/hardened-authz/hardened-authz/policies"
+	"github.com/hardened-authz/hardened-authz/rego"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -57,4 +62,10 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return nil, usageError{fmt.Errorf("--log-format %q: want json or text", format)}
+}
+
+// newEngine compiles the embedded policies with the --policy directories
+// laid over them.
+func newEngine(ctx context.Context, policyDirs []string) (*policy.Engine, error) {
+	return policy.New(ctx, policy.Sources{Library: rego.FS, Rules: policies.FS, Overrides: policyDirs})
 }

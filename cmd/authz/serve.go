@@ -12,9 +12,6 @@ import (
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/imagescan"
 	"github.com/hardened-authz/hardened-authz/internal/plugin"
-	"github.com/hardened-authz/hardened-authz/internal/policy"
-	"github.com/hardened-authz/hardened-authz/policies"
-	"github.com/hardened-authz/hardened-authz/rego"
 )
 
 type serveOptions struct {
@@ -70,7 +67,7 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	}
 	ctx := cmd.Context()
 
-	engine, err := policy.New(ctx, policy.Sources{Library: rego.FS, Rules: policies.FS, Overrides: o.policyDirs})
+	engine, err := newEngine(ctx, o.policyDirs)
 	if err != nil {
 		return err
 	}
