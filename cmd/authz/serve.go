@@ -11,6 +11,7 @@ import (
 	"github.com/hardened-authz/hardened-authz/internal/authz"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/imagescan"
+	"github.com/hardened-authz/hardened-authz/internal/netns"
 	"github.com/hardened-authz/hardened-authz/internal/plugin"
 )
 
@@ -82,6 +83,7 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 		Engine:      engine,
 		Images:      &imagefacts.DaemonInspector{Client: cli, Timeout: o.daemonTimeout},
 		Index:       scanner,
+		Containers:  &netns.DaemonResolver{Client: cli, Timeout: o.daemonTimeout},
 		ScanTimeout: o.scanTimeout,
 		PluginName:  o.pluginName,
 		Timeout:     o.decisionTimout,

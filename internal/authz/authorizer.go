@@ -17,6 +17,7 @@ import (
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/imageindex"
 	"github.com/hardened-authz/hardened-authz/internal/input"
+	"github.com/hardened-authz/hardened-authz/internal/netns"
 	"github.com/hardened-authz/hardened-authz/internal/policy"
 	"github.com/hardened-authz/hardened-authz/internal/route"
 )
@@ -58,6 +59,9 @@ type Authorizer struct {
 	// means DefaultScanTimeout) bounds the wait for it.
 	Index       Indexer
 	ScanTimeout time.Duration
+	// Containers, when set, resolves the container a "container:" network
+	// mode joins, so sidecar rules see the app.
+	Containers netns.Resolver
 	// PluginName is this plugin's name, as configured in daemon.json.
 	PluginName string
 	// Timeout bounds one decision; zero means DefaultDecisionTimeout.
@@ -146,6 +150,9 @@ func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorizati
 		img := a.Images.Inspect(ctx, create.Config.Image)
 		doc = doc.WithCreate(name, create, img)
 		doc = a.withIndex(ctx, doc, img, rec)
+		if doc.Container.Network.Mode == "container" && a.Containers != nil {
+			doc = doc.WithNetworkTarget(a.Containers.Resolve(ctx, doc.Container.Network.Target))
+		}
 		rec.Image, rec.ImageSource = create.Config.Image, doc.Image.Source
 	}
 

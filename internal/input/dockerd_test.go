@@ -12,6 +12,7 @@ import (
 
 	"github.com/hardened-authz/hardened-authz/internal/createreq"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
+	"github.com/hardened-authz/hardened-authz/internal/netns"
 	"github.com/hardened-authz/hardened-authz/internal/route"
 )
 
@@ -217,7 +218,10 @@ func TestValueMatchesJSON(t *testing.T) {
 	img.Healthcheck = &container.HealthConfig{Test: []string{"CMD-SHELL", "curl -f http://localhost/ | grep ok"}, Retries: 3}
 	docs := []Document{
 		build(t, `{"Image":"dhi.io/node:25","Env":["PATH=/x"],"Labels":{"com.docker.compose.project":"p","com.docker.compose.service":"s"},
-			"HostConfig":{"NetworkMode":"container:abc","Memory":1048576,"PortBindings":{"80/tcp":[{"HostPort":"8080"}]}}}`, img),
+			"HostConfig":{"NetworkMode":"container:abc","Memory":1048576,"PortBindings":{"80/tcp":[{"HostPort":"8080"}]}}}`, img).
+			WithNetworkTarget(netns.Target{Found: true, ID: "abc", Name: "p-app-1", Image: "dhi.io/node:25", Running: true, Project: "p", Service: "app"}),
+		build(t, `{"Image":"x","HostConfig":{"NetworkMode":"container:gone"}}`, imagefacts.Named("x")).
+			WithNetworkTarget(netns.Target{Err: "no such container"}),
 		build(t, `{"Image":"x"}`, imagefacts.Named("x")),
 		ForRequest(route.Parse("DELETE", "/v1.41/plugins/a/b:1?force=1&force=2"), Caller{User: "cn", AuthMethod: "TLS"}, "hardened-authz"),
 	}

@@ -108,6 +108,20 @@ type Network struct {
 	Mode string `json:"mode"`
 	// Target is the container (container mode) or network (network mode).
 	Target string `json:"target"`
+	// Container is the target container as the daemon knows it, in
+	// container mode once resolved (see WithNetworkTarget).
+	Container *NetworkContainer `json:"container,omitempty"`
+}
+
+// NetworkContainer is the container whose network namespace is shared.
+type NetworkContainer struct {
+	Found   bool     `json:"found"`
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Image   string   `json:"image"`
+	Running bool     `json:"running"`
+	Compose *Compose `json:"compose,omitempty"`
+	Error   string   `json:"error,omitempty"`
 }
 
 // Port is one published port.

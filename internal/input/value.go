@@ -98,13 +98,34 @@ func (c *Container) value() ast.Object {
 			kv("start_period_ns", ast.IntNumberTerm(int(h.StartPeriodNs))),
 			kv("retries", ast.IntNumberTerm(h.Retries)),
 		))),
-		kv("network", ast.NewTerm(obj(kv("mode", str(c.Network.Mode)), kv("target", str(c.Network.Target))))),
+		kv("network", ast.NewTerm(c.Network.value())),
 		kv("ports", ast.ArrayTerm(ports...)),
 		kv("memory_bytes", ast.IntNumberTerm(int(c.MemoryBytes))),
 		kv("labels", strMap(c.Labels)),
 	)
 	if c.Compose != nil {
 		o.Insert(ast.StringTerm("compose"), ast.NewTerm(obj(kv("project", str(c.Compose.Project)), kv("service", str(c.Compose.Service)))))
+	}
+	return o
+}
+
+func (n Network) value() ast.Object {
+	o := obj(kv("mode", str(n.Mode)), kv("target", str(n.Target)))
+	if t := n.Container; t != nil {
+		tc := obj(
+			kv("found", ast.BooleanTerm(t.Found)),
+			kv("id", str(t.ID)),
+			kv("name", str(t.Name)),
+			kv("image", str(t.Image)),
+			kv("running", ast.BooleanTerm(t.Running)),
+		)
+		if t.Compose != nil {
+			tc.Insert(ast.StringTerm("compose"), ast.NewTerm(obj(kv("project", str(t.Compose.Project)), kv("service", str(t.Compose.Service)))))
+		}
+		if t.Error != "" {
+			tc.Insert(ast.StringTerm("error"), str(t.Error))
+		}
+		o.Insert(ast.StringTerm("container"), ast.NewTerm(tc))
 	}
 	return o
 }

@@ -1,0 +1,75 @@
+package netns
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+func daemon(t *testing.T, h http.HandlerFunc) *client.Client {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "netns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "d.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	c, err := client.New(client.WithHost("unix://"+sock), client.WithAPIVersion("1.41"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestResolve(t *testing.T) {
+	id := strings.Repeat("f", 64)
+	c := daemon(t, func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/containers/"+id+"/json") {
+			http.Error(w, `{"message":"No such container"}`, http.StatusNotFound)
+			return
+		}
+		w.Write([]byte(`{"Id":"` + id + `","Name":"/seed-app-1","Image":"sha256:abc","State":{"Running":true},
+			"Config":{"Image":"dhi.io/node:25","Labels":{"com.docker.compose.project":"seed","com.docker.compose.service":"app"}}}`))
+	})
+	r := &DaemonResolver{Client: c, Timeout: 2 * time.Second}
+	got := r.Resolve(context.Background(), id)
+	want := Target{Found: true, ID: id, Name: "seed-app-1", Image: "dhi.io/node:25", Running: true, Project: "seed", Service: "app"}
+	if got != want {
+		t.Errorf("Resolve = %+v\nwant      %+v", got, want)
+	}
+	if miss := r.Resolve(context.Background(), "nope"); miss.Found || !strings.Contains(miss.Err, "No such container") {
+		t.Errorf("unknown target = %+v", miss)
+	}
+	if empty := r.Resolve(context.Background(), ""); empty.Found || empty.Err == "" {
+		t.Errorf("empty target = %+v", empty)
+	}
+}
+
+func TestResolveNeverOutlivesItsDeadline(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	c := daemon(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	got := (&DaemonResolver{Client: c, Timeout: 100 * time.Millisecond}).Resolve(context.Background(), "app")
+	if got.Found || !strings.Contains(got.Err, "did not answer within 100ms") {
+		t.Fatalf("hanging daemon: %+v", got)
+	}
+}
