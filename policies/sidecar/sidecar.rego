@@ -1,0 +1,214 @@
+# METADATA
+# title: Healthcheck sidecars that cannot do their job
+# description: |
+#   A healthcheck sidecar (hardened.lib.sidecar: a keep-alive container that
+#   probes an HTTP/TCP endpoint, or a compose service named *-health or
+#   *-healthcheck) must share the app's network namespace to reach it on
+#   localhost, must be able to run its own keep-alive process, and should be
+#   a small, bounded, hardened container. Every rule tests is_sidecar first,
+#   so ordinary containers leave after one cheap check.
+package hardened.rules.sidecar
+
+import data.hardened.lib.fix
+import data.hardened.lib.image
+import data.hardened.lib.request
+import data.hardened.lib.sidecar
+import data.hardened.lib.text
+import data.hardened.lib.violation
+
+# METADATA
+# title: Sidecar probes localhost outside the app's network namespace
+# description: |
+#   The sidecar's healthcheck probes localhost (127.0.0.1, [::1]), but the
+#   sidecar does not share another container's network namespace
+#   (network_mode "service:app", --network container:app): localhost is the
+#   sidecar itself, so the probe never reaches the app and the sidecar never
+#   becomes healthy.
+# custom:
+#   id: HA003
+#   severity: error
+deny contains violation.new(rego.metadata.rule(), msg, ha003_fix) if {
+	_sidecar
+	sidecar.probes_localhost
+	not sidecar.shares_network
+	msg := sprintf(
+		"HA003: %s (image %s) is a healthcheck sidecar probing %s, but it does not share the network namespace of %q (network mode %q): localhost is the sidecar itself, so it would stay unhealthy forever.",
+		[request.subject, request.image_ref, text.truncate(request.probe_url, 200), sidecar.app_or_placeholder, _network_mode],
+	)
+}
+
+# METADATA
+# title: Sidecar's own program missing from its image
+# description: |
+#   The program the sidecar's own process runs (argv[0] of the effective
+#   entrypoint, else of the command: sleep, tail, pause) is not in the
+#   sidecar's image, as with `entrypoint: ["sleep", "infinity"]` on the
+#   runtime dhi.io/curl image, which has curl and nothing else. The
+#   container fails to start, and its healthcheck never runs.
+# custom:
+#   id: HA004
+#   severity: error
+deny contains violation.new(rego.metadata.rule(), msg, ha004_fix) if {
+	_sidecar
+	sidecar.main_program_missing
+	msg := sprintf(
+		"HA004: %s (image %s) is a healthcheck sidecar that runs %q, which this image does not contain; the container would fail to start and never run its healthcheck.",
+		[request.subject, request.image_ref, sidecar.main_program],
+	)
+}
+
+# METADATA
+# title: Sidecar image is not a hardened image
+# description: |
+#   The healthcheck sidecar runs an image that is not known to be hardened
+#   (catalog or Docker Hardened Images labels). It shares the app's network
+#   namespace, so it should be as small and as patched as the app.
+# custom:
+#   id: HA007
+#   severity: warning
+warn contains violation.new(rego.metadata.rule(), msg, ha007_fix) if {
+	_sidecar
+	not image.is_hardened
+	msg := sprintf(
+		"HA007: %s (image %s) is a healthcheck sidecar on an image that is not a known hardened image; use %s.",
+		[request.subject, request.image_ref, image.sidecar_image],
+	)
+}
+
+# METADATA
+# title: Sidecar without a memory limit
+# description: |
+#   The healthcheck sidecar has no memory limit. curl plus a keep-alive
+#   process need a few MiB; a limit keeps a misbehaving probe from taking
+#   the host's memory.
+# custom:
+#   id: HA008
+#   severity: warning
+warn contains violation.new(rego.metadata.rule(), msg, ha008_fix) if {
+	_sidecar
+	object.get(input.container, "memory_bytes", 0) == 0
+	msg := sprintf(
+		"HA008: %s (image %s) is a healthcheck sidecar without a memory limit; give it %s.",
+		[request.subject, request.image_ref, fix.sidecar_memory],
+	)
+}
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+
+# The one gate every rule passes first: a container create of a sidecar.
+_sidecar if {
+	request.is_container_create
+	sidecar.is_sidecar
+}
+
+_network_mode := m if {
+	m := input.container.network.mode
+	is_string(m)
+	m != ""
+} else := "default"
+
+# The sidecar's compose service, or its container name for docker run.
+_service := s if s := request.compose_service
+
+_name := n if {
+	n := request.container_name
+	n != ""
+} else := sprintf("%s-health", [sidecar.app_or_placeholder])
+
+# The image and process the fixes suggest.
+_keep_alive := sidecar.argv if sidecar.keep_alive
+
+else := ["sleep", "infinity"]
+
+# docker run's form of _keep_alive: --entrypoint takes one word.
+_docker_run_tail(img) := sprintf("--entrypoint %s %s %s", [_keep_alive[0], img, concat(" ", array.slice(_keep_alive, 1, count(_keep_alive)))])
+
+# The -dev variant of the sidecar's image: the catalog's sidecar image for
+# curl, else the same reference with -dev appended to the tag.
+_dev_variant := image.sidecar_image if {
+	startswith(image.sidecar_image, concat("", [image.catalog_repository, ":"]))
+} else := sprintf("%s-dev", [request.image_ref]) if {
+	image.tag != ""
+	not endswith(image.tag, "-dev")
+	endswith(request.image_ref, concat("", [":", image.tag]))
+}
+
+# ---------------------------------------------------------------------------
+# Fixes
+# ---------------------------------------------------------------------------
+
+ha003_fix := {
+	"summary": sprintf(
+		"Run the sidecar in the network namespace of %q so that localhost is the app: network_mode: \"service:%s\".",
+		[sidecar.app_or_placeholder, sidecar.app_or_placeholder],
+	),
+	"compose": sprintf("  %s:\n    network_mode: \"service:%s\"\n    # and no ports:, networks: or hostname: of its own", [_service, sidecar.app_or_placeholder]),
+} if {
+	request.is_compose
+} else := {
+	"summary": sprintf(
+		"Run the sidecar in the network namespace of %q so that localhost is the app: --network container:%s.",
+		[sidecar.app_or_placeholder, sidecar.app_or_placeholder],
+	),
+	"docker_run": sprintf(
+		"docker run -d --name %s --network container:%s --memory %s <healthcheck options> %s",
+		[_name, sidecar.app_or_placeholder, fix.sidecar_memory, _docker_run_tail(_run_image)],
+	),
+}
+
+# The sidecar's image for a docker run fix: its -dev variant when its own
+# program is missing (HA004), else the image as requested.
+_run_image := v if {
+	sidecar.main_program_missing
+	v := _dev_variant
+} else := request.image_ref
+
+ha004_fix := {
+	"summary": sprintf(
+		"Use the -dev variant of the image (%s), which has %q, or keep the sidecar alive with a program this image has.",
+		[_dev_variant, text.basename(sidecar.main_program)],
+	),
+	"compose": sprintf("  %s:\n    image: %s", [_service, _dev_variant]),
+} if {
+	request.is_compose
+	_dev_variant
+} else := {
+	"summary": sprintf(
+		"Use the -dev variant of the image (%s), which has %q, or keep the sidecar alive with a program this image has.",
+		[_dev_variant, text.basename(sidecar.main_program)],
+	),
+	"docker_run": sprintf(
+		"docker run -d --name %s --network container:%s --memory %s <healthcheck options> %s",
+		[_name, sidecar.app_or_placeholder, fix.sidecar_memory, _docker_run_tail(_dev_variant)],
+	),
+} if {
+	_dev_variant
+} else := {"summary": sprintf(
+	"This image has no %q: keep the sidecar alive with a program the image has, or use an image that has it (%s).",
+	[text.basename(sidecar.main_program), image.sidecar_image],
+)}
+
+ha007_fix := {
+	"summary": sprintf("Run the sidecar on the hardened curl image %s, probing with curl.", [image.sidecar_image]),
+	"compose": sprintf("  %s:\n    image: %s\n    entrypoint: %s", [_service, image.sidecar_image, text.exec_array(_keep_alive)]),
+} if {
+	request.is_compose
+} else := {
+	"summary": sprintf("Run the sidecar on the hardened curl image %s, probing with curl.", [image.sidecar_image]),
+	"docker_run": sprintf(
+		"docker run -d --name %s --network container:%s --memory %s <healthcheck options> %s",
+		[_name, sidecar.app_or_placeholder, fix.sidecar_memory, _docker_run_tail(image.sidecar_image)],
+	),
+}
+
+ha008_fix := {
+	"summary": "Limit the sidecar's memory to 32M: curl and a keep-alive process need a few MiB.",
+	"compose": sprintf("  %s:\n    deploy:\n      resources:\n        limits:\n          memory: 32M\n    # or: mem_limit: 32m", [_service]),
+} if {
+	request.is_compose
+} else := {
+	"summary": "Limit the sidecar's memory to 32M: curl and a keep-alive process need a few MiB.",
+	"docker_run": sprintf("docker run --memory 32m ... (on the running container: docker update --memory 32m --memory-swap 32m %s)", [_name]),
+}

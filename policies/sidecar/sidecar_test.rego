@@ -1,0 +1,322 @@
+package hardened.rules.sidecar
+
+import data.hardened.test.fixtures as fx
+
+_rules(d) := {v.rule | some v in d}
+
+_one(d, id) := v if {
+	vs := [v | some v in d; v.rule == id]
+	count(vs) == 1
+	v := vs[0]
+}
+
+# Every rule of every family that fires (deny or warn).
+_all(inp) := r if {
+	d := data.hardened.main.decision with input as inp
+	r := {v.rule | some v in d.deny} | {v.rule | some v in d.warn}
+}
+
+_app_id := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+# The seed's solution: compose service app-health on the curl -dev image,
+# network_mode "service:app", sleep infinity, no memory limit.
+seed_sidecar := {
+	"source": "dockerd",
+	"action": "container.create",
+	"authz": {"plugin_name": "hardened-authz"},
+	"request": {
+		"method": "POST",
+		"path": "/containers/create",
+		"api_version": "1.41",
+		"query": {"name": ["seed-app-health-1"]},
+		"user": "",
+		"auth_method": "",
+		"user_agent": "docker-compose/1.29.2 docker-py/5.0.3 Linux/6.1.0",
+	},
+	"container": {
+		"name": "seed-app-health-1",
+		"compose": {"project": "seed", "service": "app-health"},
+		"image": "dhi.io/curl:8-debian13-dev",
+		"entrypoint": ["sleep", "infinity"],
+		"command": [],
+		"user": "",
+		"path": ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"],
+		"healthcheck": fx.hc_cmd_curl,
+		"network": {"mode": "container", "target": _app_id, "container": {
+			"found": true,
+			"id": _app_id,
+			"name": "seed-app-1",
+			"image": "dhi.io/node:25-debian13-sfw-ent-dev",
+			"running": true,
+			"compose": {"project": "seed", "service": "app"},
+		}},
+		"ports": [],
+		"memory_bytes": 0,
+		"labels": {"com.docker.compose.project": "seed", "com.docker.compose.service": "app-health"},
+	},
+	"image": fx.image("dhi.io/curl", "8-debian13-dev"),
+}
+
+# The same sidecar from docker run --name web-health --network container:web.
+run_sidecar := object.union(
+	object.remove(seed_sidecar, ["container"]),
+	{"request": {"query": {"name": ["web-health"]}, "user_agent": "Docker-Client/28.2.2 (linux)"}, "container": object.union(
+		object.remove(seed_sidecar.container, ["compose", "labels", "name", "network"]),
+		{"name": "web-health", "labels": {}, "network": {"mode": "container", "target": "web"}},
+	)},
+)
+
+_sc(patch) := object.union(seed_sidecar, patch)
+
+_run(patch) := object.union(run_sidecar, patch)
+
+_own_network := {"container": {"network": {"mode": "network", "target": "seed_default"}}}
+
+_no_ns(inp) := object.union(
+	object.remove(inp, ["container"]),
+	{"container": object.union(object.remove(inp.container, ["network"]), {"network": {"mode": "network", "target": "seed_default"}})},
+)
+
+_named(inp, name) := object.union(inp, {"container": {
+	"compose": {"service": name},
+	"labels": {"com.docker.compose.service": name},
+}})
+
+_argv(inp, ep, cmd) := object.union(
+	object.remove(inp, ["container"]),
+	{"container": object.union(object.remove(inp.container, ["entrypoint", "command"]), {"entrypoint": ep, "command": cmd})},
+)
+
+# ---------------------------------------------------------------------------
+# The seed's sidecars
+# ---------------------------------------------------------------------------
+
+test_seed_solution_only_warns_ha008 if {
+	count(deny) == 0 with input as seed_sidecar
+	_rules(warn) == {"HA008"} with input as seed_sidecar
+	_all(seed_sidecar) == {"HA008"}
+	v := _one(warn, "HA008") with input as seed_sidecar
+	v.severity == "warning"
+	v.title == "Sidecar without a memory limit"
+	v.message == `HA008: service "app-health" (image dhi.io/curl:8-debian13-dev) is a healthcheck sidecar without a memory limit; give it 32m.`
+	contains(v.fix.compose, "  app-health:\n    deploy:\n      resources:\n        limits:\n          memory: 32M")
+	not v.fix.docker_run
+}
+
+test_production_example_is_quiet if {
+	inp := _sc({"container": {"memory_bytes": 33554432, "compose": {"service": "api-health"}}})
+	_all(inp) == set()
+}
+
+test_ha008_docker_run if {
+	v := _one(warn, "HA008") with input as run_sidecar
+	startswith(v.message, `HA008: container "web-health" (image dhi.io/curl:8-debian13-dev)`)
+	contains(v.fix.docker_run, "--memory 32m")
+	not v.fix.compose
+}
+
+# ---------------------------------------------------------------------------
+# HA003: localhost outside the app's namespace
+# ---------------------------------------------------------------------------
+
+test_ha003_no_network_mode if {
+	inp := _no_ns(seed_sidecar)
+	_rules(deny) == {"HA003"} with input as inp
+	v := _one(deny, "HA003") with input as inp
+	v.severity == "error"
+	v.message == `HA003: service "app-health" (image dhi.io/curl:8-debian13-dev) is a healthcheck sidecar probing http://localhost:3000/health, but it does not share the network namespace of "app" (network mode "network"): localhost is the sidecar itself, so it would stay unhealthy forever.`
+	contains(v.fix.compose, "  app-health:\n    network_mode: \"service:app\"")
+	contains(v.fix.summary, `network_mode: "service:app"`)
+	not v.fix.docker_run
+}
+
+test_ha003_docker_run if {
+	inp := _run({"container": {"network": {"mode": "bridge", "target": ""}}})
+	v := _one(deny, "HA003") with input as inp
+	contains(v.fix.docker_run, "--network container:web ")
+	contains(v.fix.docker_run, "--entrypoint sleep dhi.io/curl:8-debian13-dev infinity")
+	not v.fix.compose
+}
+
+test_ha003_loopback_forms if {
+	every u in ["http://127.0.0.1:8080/healthz", "https://[::1]:8443/", "http://LOCALHOST/", "http://localhost", "http://user@localhost:3000/"] {
+		_one(deny, "HA003") with input as fx.with_hc(_no_ns(seed_sidecar), fx.hc_cmd(["curl", "-f", u]))
+	}
+}
+
+test_ha003_not_for_service_name_probe if {
+	inp := fx.with_hc(_no_ns(seed_sidecar), fx.hc_cmd(["curl", "-f", "http://app:3000/"]))
+	not _one(deny, "HA003") with input as inp
+	count(deny) == 0 with input as inp
+}
+
+test_ha003_not_for_localhost_prefix_host if {
+	inp := fx.with_hc(_no_ns(seed_sidecar), fx.hc_cmd(["curl", "-f", "http://localhost.example.com/"]))
+	count(deny) == 0 with input as inp
+}
+
+test_ha003_unknown_app if {
+	inp := _named(_no_ns(seed_sidecar), "probe")
+	v := _one(deny, "HA003") with input as _argv(inp, ["sleep", "infinity"], [])
+	contains(v.message, `namespace of "<app>"`)
+	contains(v.fix.compose, `network_mode: "service:<app>"`)
+}
+
+test_ha003_not_without_resolution_when_container_mode if {
+	# mode container, target not resolved: still shares a namespace.
+	inp := object.union(seed_sidecar, {"container": {"network": {"container": {"found": false, "error": "no such container"}}}})
+	count(deny) == 0 with input as inp
+}
+
+# ---------------------------------------------------------------------------
+# HA004: the sidecar's own program
+# ---------------------------------------------------------------------------
+
+test_ha004_runtime_curl if {
+	inp := fx.with_image(seed_sidecar, fx.image("dhi.io/curl", "8"))
+	_rules(deny) == {"HA004"} with input as inp
+	v := _one(deny, "HA004") with input as inp
+	v.message == `HA004: service "app-health" (image dhi.io/curl:8) is a healthcheck sidecar that runs "sleep", which this image does not contain; the container would fail to start and never run its healthcheck.`
+	contains(v.fix.summary, "(dhi.io/curl:8-debian13-dev)")
+	v.fix.compose == "  app-health:\n    image: dhi.io/curl:8-debian13-dev"
+}
+
+test_ha004_docker_run if {
+	inp := fx.with_image(run_sidecar, fx.image("dhi.io/curl", "8"))
+	v := _one(deny, "HA004") with input as inp
+	contains(v.fix.docker_run, "--entrypoint sleep dhi.io/curl:8-debian13-dev infinity")
+}
+
+test_ha004_other_runtime_image_dev_tag if {
+	inp := _argv(fx.with_image(seed_sidecar, fx.image("dhi.io/redis", "8")), ["tail", "-f", "/dev/null"], [])
+	v := _one(deny, "HA004") with input as inp
+	contains(v.message, `runs "tail"`)
+	v.fix.compose == "  app-health:\n    image: dhi.io/redis:8-dev"
+}
+
+test_ha004_index_says_missing if {
+	inp := object.union(seed_sidecar, {"image": {"source": "index", "programs": {"sleep": {"found": false, "path": "", "resolved": ""}}}})
+	_one(deny, "HA004") with input as inp
+}
+
+test_ha004_index_says_present if {
+	inp := object.union(fx.with_image(seed_sidecar, fx.image("dhi.io/curl", "8")), {"image": {"source": "index", "programs": {"sleep": {"found": true, "path": "/usr/bin/sleep", "resolved": "/usr/bin/sleep"}}}})
+	not _one(deny, "HA004") with input as inp
+}
+
+test_ha004_not_on_dev_image if {
+	not _one(deny, "HA004") with input as seed_sidecar
+}
+
+test_ha004_unknown_image_allowed if {
+	inp := fx.with_image(seed_sidecar, fx.image("registry.local/curl", "1"))
+	not _one(deny, "HA004") with input as inp
+}
+
+test_ha004_not_for_non_sidecar if {
+	# sleep 30 on the runtime curl image: no sidecar, so no HA004 here.
+	inp := _named(fx.with_image(_argv(seed_sidecar, ["sleep", "30"], []), fx.image("dhi.io/curl", "8")), "probe")
+	count(deny) == 0 with input as inp
+	not _one(deny, "HA004") with input as fx.compose_create
+}
+
+# ---------------------------------------------------------------------------
+# HA007: not a hardened image
+# ---------------------------------------------------------------------------
+
+test_ha007_busybox_warns_only if {
+	inp := fx.with_hc(
+		fx.with_image(_sc({"container": {"memory_bytes": 33554432}}), fx.image("docker.io/library/busybox", "1.37")),
+		fx.hc_cmd(["wget", "-q", "--spider", "http://localhost:3000/health"]),
+	)
+	_all(inp) == {"HA007"}
+	v := _one(warn, "HA007") with input as inp
+	v.severity == "warning"
+	v.message == `HA007: service "app-health" (image busybox:1.37) is a healthcheck sidecar on an image that is not a known hardened image; use dhi.io/curl:8-debian13-dev.`
+	v.fix.compose == "  app-health:\n    image: dhi.io/curl:8-debian13-dev\n    entrypoint: [\"sleep\", \"infinity\"]"
+}
+
+test_ha007_docker_run if {
+	inp := fx.with_image(run_sidecar, fx.image("docker.io/curlimages/curl", "8.10.1"))
+	v := _one(warn, "HA007") with input as inp
+	contains(v.fix.docker_run, "--entrypoint sleep dhi.io/curl:8-debian13-dev infinity")
+}
+
+test_ha007_not_on_hardened if {
+	not _one(warn, "HA007") with input as seed_sidecar
+	not _one(warn, "HA007") with input as fx.with_image(seed_sidecar, fx.image("cgr.dev/chainguard/curl", "latest-dev"))
+}
+
+# ---------------------------------------------------------------------------
+# The definition
+# ---------------------------------------------------------------------------
+
+test_sidecar_keep_alives if {
+	every argv in [
+		[["sleep", "infinity"], []],
+		[["sleep"], ["inf"]],
+		[[], ["/bin/sleep", "infinity"]],
+		[["sleep", "86400"], []],
+		[["sleep", "365d"], []],
+		[["tail", "-f", "/dev/null"], []],
+		[["tail"], ["-f", "/dev/null"]],
+		[["pause"], []],
+		[["/pause"], []],
+	] {
+		_rules(warn) == {"HA008"} with input as _named(_argv(seed_sidecar, argv[0], argv[1]), "probe")
+	}
+}
+
+test_not_sidecar_short_lived_or_other if {
+	every argv in [
+		[["sleep", "30"], []],
+		[["sleep", "1h"], []],
+		[["tail", "-f", "/var/log/app.log"], []],
+		[["node"], ["server.js"]],
+		[["sleep", "infinity", "extra"], []],
+	] {
+		count(warn) == 0 with input as _named(_argv(seed_sidecar, argv[0], argv[1]), "probe")
+	}
+}
+
+test_keep_alive_needs_a_probe if {
+	inp := fx.with_hc(_named(seed_sidecar, "probe"), fx.hc_cmd(["pg_isready", "-U", "postgres"]))
+	count(warn) == 0 with input as inp
+}
+
+test_probe_programs_without_url if {
+	tcp := fx.with_hc(_named(seed_sidecar, "probe"), fx.hc_cmd(["nc", "-z", "db", "5432"]))
+	_rules(warn) == {"HA008"} with input as tcp
+	sh := fx.with_hc(_named(seed_sidecar, "probe"), fx.hc_shell("wget -q --spider app:3000"))
+	_rules(warn) == {"HA008"} with input as sh
+}
+
+test_healthcheck_suffix_name if {
+	inp := _no_ns(_named(seed_sidecar, "x-healthcheck"))
+	v := _one(deny, "HA003") with input as inp
+	contains(v.message, `namespace of "x"`)
+	data.hardened.lib.sidecar.app_name == "x" with input as inp
+}
+
+test_named_sidecar_without_healthcheck if {
+	every form in ["none", "absent"] {
+		inp := fx.with_hc(_argv(_no_ns(seed_sidecar), [], ["node"]), {"form": form, "inherited": false, "test": [], "probe_url": ""})
+		data.hardened.lib.sidecar.is_sidecar with input as inp
+		count(deny) == 0 with input as inp
+		_rules(warn) == {"HA008"} with input as inp
+	}
+}
+
+test_plain_app_with_healthcheck_is_none if {
+	inp := fx.with_image(fx.compose_create, fx.image("dhi.io/curl", "8"))
+	not data.hardened.lib.sidecar.is_sidecar with input as fx.compose_create
+	count(deny) == 0 with input as fx.compose_create
+	count(warn) == 0 with input as fx.compose_create
+	count(warn) == 0 with input as fx.run_create
+	count(deny) == 0 with input as inp
+}
+
+test_not_for_other_actions if {
+	count(warn) == 0 with input as fx.plugin("plugin.disable", "hardened-authz")
+	count(warn) == 0 with input as {}
+}
