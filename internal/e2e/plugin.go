@@ -200,6 +200,13 @@ func (d Decision) HasRule(rule string) bool {
 	return err == nil && bytes.Contains(raw, []byte(`"`+rule))
 }
 
+// HasWarning tells whether the decision's "warnings" field (the rules that
+// warned on an allowed request) names rule.
+func (d Decision) HasWarning(rule string) bool {
+	raw, err := json.Marshal(d.Fields["warnings"])
+	return err == nil && bytes.Contains(raw, []byte(`"`+rule))
+}
+
 // Field is the decision's string field key ("image", "image_source"), ""
 // when it is absent or not a string.
 func (d Decision) Field(key string) string {

@@ -71,7 +71,7 @@ func TestPlainCommandsPass(t *testing.T) {
 	}
 	mustDocker(t, 30*time.Second, "ps", "-a")
 	imgs := mustDocker(t, 30*time.Second, "images", "--format", "{{.Repository}}:{{.Tag}}")
-	for _, want := range []string{ImageNode, ImageNodeDev, ImageCurlDev, ImageCurl, ImageBusyboxDev} {
+	for _, want := range []string{ImageNode, ImageNodeDev, ImageCurlDev, ImageCurl, ImageBusyboxDev, ImageBusybox} {
 		requireContains(t, "docker images", imgs.Out, want)
 	}
 	run := mustDocker(t, 60*time.Second, "run", "--rm", ImageBusyboxDev, "echo", "hello from e2e")
@@ -82,7 +82,7 @@ func TestPlainCommandsPass(t *testing.T) {
 // TestImagesAreWhatTheyClaim checks the suite's own fixtures, so a scenario
 // failure cannot come from a broken image: the app image has no shell, its
 // -dev variant has one but no curl, the curl images run curl, only the -dev
-// one has sleep, busybox has a shell.
+// one has sleep, both busybox images have a shell.
 func TestImagesAreWhatTheyClaim(t *testing.T) {
 	requireMissing(t, ImageNode, "/bin/sh", "-c", "true")
 	devSh := mustDocker(t, 60*time.Second, "run", "--rm", "--entrypoint", "/bin/sh", ImageNodeDev, "-c", "echo dev-shell-ok")
@@ -95,8 +95,10 @@ func TestImagesAreWhatTheyClaim(t *testing.T) {
 	mustDocker(t, 60*time.Second, "run", "--rm", "--entrypoint", "sleep", ImageCurlDev, "0")
 	requireMissing(t, ImageCurl, "sleep", "0")
 	requireMissing(t, ImageCurlDev, "/bin/sh", "-c", "true")
-	sh := mustDocker(t, 60*time.Second, "run", "--rm", ImageBusyboxDev, "sh", "-c", "echo shell-ok")
-	requireContains(t, ImageBusyboxDev+" sh", sh.Out, "shell-ok")
+	for _, img := range []string{ImageBusyboxDev, ImageBusybox} {
+		sh := mustDocker(t, 60*time.Second, "run", "--rm", img, "sh", "-c", "echo shell-ok")
+		requireContains(t, img+" sh", sh.Out, "shell-ok")
+	}
 }
 
 // requireMissing fails the test unless running program in image fails

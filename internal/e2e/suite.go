@@ -80,6 +80,10 @@ const (
 	ImageCurl = "dhi.io/curl:8"
 	// ImageBusyboxDev is a -dev style image with a shell (busybox sh, wget).
 	ImageBusyboxDev = "dhi.io/busybox:1-dev"
+	// ImageBusybox is the same busybox as the Docker Official Image's name
+	// (docker.io/library/busybox): no hardened image by the catalog, so a
+	// sidecar on it draws HA007.
+	ImageBusybox = "busybox:1.37"
 )
 
 // reaperPipe is the write end of the reaper's stdin. It is never written or
@@ -266,6 +270,8 @@ func (s *Suite) importImages(dir, appBin string) error {
 		{Tags: []string{ImageCurl}, Rootfs: curl,
 			Changes: []string{`ENTRYPOINT ["curl"]`, path}},
 		{Tags: []string{ImageBusyboxDev}, Rootfs: busybox,
+			Changes: []string{`CMD ["sh"]`, path}},
+		{Tags: []string{ImageBusybox}, Rootfs: busybox,
 			Changes: []string{`CMD ["sh"]`, path}},
 	}
 	for _, img := range images {
