@@ -153,7 +153,10 @@ func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorizati
 		if doc.Container.Network.Mode == "container" && a.Containers != nil {
 			doc = doc.WithNetworkTarget(a.Containers.Resolve(ctx, doc.Container.Network.Target))
 		}
-		rec.Image, rec.ImageSource = create.Config.Image, doc.Image.Source
+		rec.Image, rec.ImageSource, rec.Container = create.Config.Image, doc.Image.Source, name
+		if cp := doc.Container.Compose; cp != nil {
+			rec.Service = cp.Project + "/" + cp.Service
+		}
 	}
 
 	res, err := a.Engine.Evaluate(ctx, doc.Value())

@@ -21,6 +21,10 @@ type Record struct {
 	Action      string
 	Image       string
 	ImageSource string
+	// Container is the create's ?name=; Service is "project/service" for
+	// compose containers.
+	Container string
+	Service   string
 	Allow       bool
 	Msg         string
 	// Violations are the deny findings, Warnings the warn findings.
@@ -72,6 +76,12 @@ func (r *Record) Attrs() []slog.Attr {
 	}
 	if r.Image != "" {
 		attrs = append(attrs, slog.String("image", r.Image), slog.String("image_source", r.ImageSource))
+	}
+	if r.Container != "" {
+		attrs = append(attrs, slog.String("container", r.Container))
+	}
+	if r.Service != "" {
+		attrs = append(attrs, slog.String("service", r.Service))
 	}
 	if ids := r.Rules(); len(ids) > 0 {
 		attrs = append(attrs, slog.Any("rules", ids))
