@@ -25,8 +25,8 @@ type Record struct {
 	// compose containers.
 	Container string
 	Service   string
-	Allow       bool
-	Msg         string
+	Allow     bool
+	Msg       string
 	// Violations are the deny findings, Warnings the warn findings.
 	Violations []policy.Violation
 	Warnings   []policy.Violation
