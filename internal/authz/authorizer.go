@@ -150,9 +150,7 @@ func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorizati
 		img := a.Images.Inspect(ctx, create.Config.Image)
 		doc = doc.WithCreate(name, create, img)
 		doc = a.withIndex(ctx, doc, img, rec)
-		if doc.Container.Network.Mode == "container" && a.Containers != nil {
-			doc = doc.WithNetworkTarget(a.Containers.Resolve(ctx, doc.Container.Network.Target))
-		}
+		doc = a.withNetworkFacts(ctx, doc)
 		rec.Image, rec.ImageSource, rec.Container = create.Config.Image, doc.Image.Source, name
 		if cp := doc.Container.Compose; cp != nil {
 			rec.Service = cp.Project + "/" + cp.Service
@@ -171,6 +169,22 @@ func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorizati
 		rec.Allow = false
 		rec.Msg = Message(res.Deny)
 	}
+}
+
+// withNetworkFacts resolves, through the daemon, the container whose
+// network namespace this one joins; or, for a container that probes
+// localhost from its own namespace, the app that owns the probed port, so
+// the fix can name it.
+func (a *Authorizer) withNetworkFacts(ctx context.Context, doc input.Document) input.Document {
+	c := doc.Container
+	switch {
+	case a.Containers == nil:
+	case c.Network.Mode == "container":
+		doc = doc.WithNetworkTarget(a.Containers.Resolve(ctx, c.Network.Target))
+	case c.LocalProbePort() != "":
+		doc = doc.WithProbeApp(a.Containers.ByPort(ctx, c.LocalProbePort()))
+	}
+	return doc
 }
 
 // withIndex adds the image's own file facts when its index is ready within

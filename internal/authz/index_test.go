@@ -11,6 +11,7 @@ import (
 
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/imageindex"
+	"github.com/hardened-authz/hardened-authz/internal/netns"
 )
 
 // staticIndex answers every image with the same files, or with err.
@@ -109,5 +110,43 @@ func TestPullsAndLoadsWarmTheIndex(t *testing.T) {
 				t.Errorf("%s (%d): nothing warmed, want %q", tt.uri, tt.status, tt.want)
 			}
 		}
+	}
+}
+
+// portOwner resolves every port to one app and records what was asked.
+type portOwner struct{ asked chan string }
+
+func (p portOwner) Resolve(_ context.Context, ref string) netns.Target {
+	p.asked <- "resolve " + ref
+	return netns.Target{Found: true, Name: "seed-app-1", Project: "seed", Service: "app"}
+}
+
+func (p portOwner) ByPort(_ context.Context, port string) netns.Target {
+	p.asked <- "port " + port
+	return netns.Target{Found: true, Name: "web"}
+}
+
+func TestNetworkFactsNameTheApp(t *testing.T) {
+	a := newAuthorizer(t, nil)
+	owner := portOwner{asked: make(chan string, 4)}
+	a.Containers = owner
+	sidecar := map[string]any{
+		"Image":       "dhi.io/curl:8-debian13-dev",
+		"Entrypoint":  []string{"sleep", "infinity"},
+		"Healthcheck": map[string]any{"Test": []string{"CMD", "curl", "-f", "http://localhost:3000/health"}},
+	}
+	res := a.AuthZReq(context.Background(), createCall(t, "checker", sidecar))
+	if res.Allow || !strings.HasPrefix(res.Msg, "HA003") || !strings.Contains(res.Msg, "--network container:web") {
+		t.Fatalf("want HA003 naming the port's owner, got allow=%v %q", res.Allow, res.Msg)
+	}
+	if got := <-owner.asked; got != "port 3000" {
+		t.Errorf("asked %q, want the probe's port", got)
+	}
+	sidecar["HostConfig"] = map[string]any{"NetworkMode": "container:seed-app-1"}
+	if res := a.AuthZReq(context.Background(), createCall(t, "checker", sidecar)); !res.Allow {
+		t.Fatalf("a sidecar in the app's namespace was denied: %s", res.Msg)
+	}
+	if got := <-owner.asked; got != "resolve seed-app-1" {
+		t.Errorf("asked %q, want the network target resolved", got)
 	}
 }

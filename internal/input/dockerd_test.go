@@ -222,6 +222,8 @@ func TestValueMatchesJSON(t *testing.T) {
 			WithNetworkTarget(netns.Target{Found: true, ID: "abc", Name: "p-app-1", Image: "dhi.io/node:25", Running: true, Project: "p", Service: "app"}),
 		build(t, `{"Image":"x","HostConfig":{"NetworkMode":"container:gone"}}`, imagefacts.Named("x")).
 			WithNetworkTarget(netns.Target{Err: "no such container"}),
+		build(t, `{"Image":"x","Healthcheck":{"Test":["CMD","curl","http://localhost:3000/"]}}`, imagefacts.Named("x")).
+			WithProbeApp(netns.Target{Found: true, Name: "web", Project: "p", Service: "web"}),
 		build(t, `{"Image":"x"}`, imagefacts.Named("x")),
 		ForRequest(route.Parse("DELETE", "/v1.41/plugins/a/b:1?force=1&force=2"), Caller{User: "cn", AuthMethod: "TLS"}, "hardened-authz"),
 	}
@@ -232,6 +234,22 @@ func TestValueMatchesJSON(t *testing.T) {
 		}
 		if got := d.Value(); got.Compare(want) != 0 {
 			t.Errorf("Value() differs from the JSON encoding:\n got  %v\n want %v", got, want)
+		}
+	}
+}
+
+func TestLocalProbePort(t *testing.T) {
+	for u, want := range map[string]string{
+		"http://localhost:3000/health": "3000",
+		"http://127.0.0.1/":            "80",
+		"https://[::1]/":               "443",
+		"http://app:3000/":             "",
+		"http://localhost.example/":    "",
+		"":                             "",
+	} {
+		c := &Container{Healthcheck: Healthcheck{ProbeURL: u}}
+		if got := c.LocalProbePort(); got != want {
+			t.Errorf("LocalProbePort(%q) = %q, want %q", u, got, want)
 		}
 	}
 }

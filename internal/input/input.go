@@ -76,6 +76,10 @@ type Container struct {
 	Ports       []Port            `json:"ports"`
 	MemoryBytes int64             `json:"memory_bytes"`
 	Labels      map[string]string `json:"labels"`
+	// ProbeApp is the one running container that publishes or exposes the
+	// port of a localhost probe_url, resolved only when the container does
+	// not share another's network namespace (see WithProbeApp).
+	ProbeApp *NetworkContainer `json:"probe_app,omitempty"`
 }
 
 // Compose identifies the compose service a container belongs to.

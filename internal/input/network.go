@@ -1,16 +1,54 @@
 package input
 
-import "github.com/hardened-authz/hardened-authz/internal/netns"
+import (
+	"net/url"
+
+	"github.com/hardened-authz/hardened-authz/internal/netns"
+)
 
 // WithNetworkTarget adds the container whose network namespace the new
 // container joins, as the daemon resolved it. Only for container mode.
 func (d Document) WithNetworkTarget(t netns.Target) Document {
 	c := *d.Container
+	c.Network.Container = networkContainer(t)
+	d.Container = &c
+	return d
+}
+
+// LocalProbePort is the port of a probe_url on localhost, 127.0.0.1 or
+// [::1] ("" for any other probe): the port a sidecar in its own network
+// namespace would probe in vain.
+func (c *Container) LocalProbePort() string {
+	u, err := url.Parse(c.Healthcheck.ProbeURL)
+	if err != nil || c.Healthcheck.ProbeURL == "" {
+		return ""
+	}
+	switch u.Hostname() {
+	case "localhost", "127.0.0.1", "::1":
+	default:
+		return ""
+	}
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if u.Scheme == "https" {
+		return "443"
+	}
+	return "80"
+}
+
+// WithProbeApp adds the container found to own a local probe's port.
+func (d Document) WithProbeApp(t netns.Target) Document {
+	c := *d.Container
+	c.ProbeApp = networkContainer(t)
+	d.Container = &c
+	return d
+}
+
+func networkContainer(t netns.Target) *NetworkContainer {
 	nc := &NetworkContainer{Found: t.Found, ID: t.ID, Name: t.Name, Image: t.Image, Running: t.Running, Error: t.Err}
 	if t.Project != "" && t.Service != "" {
 		nc.Compose = &Compose{Project: t.Project, Service: t.Service}
 	}
-	c.Network.Container = nc
-	d.Container = &c
-	return d
+	return nc
 }

@@ -106,28 +106,35 @@ func (c *Container) value() ast.Object {
 	if c.Compose != nil {
 		o.Insert(ast.StringTerm("compose"), ast.NewTerm(obj(kv("project", str(c.Compose.Project)), kv("service", str(c.Compose.Service)))))
 	}
+	if c.ProbeApp != nil {
+		o.Insert(ast.StringTerm("probe_app"), ast.NewTerm(c.ProbeApp.value()))
+	}
 	return o
 }
 
 func (n Network) value() ast.Object {
 	o := obj(kv("mode", str(n.Mode)), kv("target", str(n.Target)))
-	if t := n.Container; t != nil {
-		tc := obj(
-			kv("found", ast.BooleanTerm(t.Found)),
-			kv("id", str(t.ID)),
-			kv("name", str(t.Name)),
-			kv("image", str(t.Image)),
-			kv("running", ast.BooleanTerm(t.Running)),
-		)
-		if t.Compose != nil {
-			tc.Insert(ast.StringTerm("compose"), ast.NewTerm(obj(kv("project", str(t.Compose.Project)), kv("service", str(t.Compose.Service)))))
-		}
-		if t.Error != "" {
-			tc.Insert(ast.StringTerm("error"), str(t.Error))
-		}
-		o.Insert(ast.StringTerm("container"), ast.NewTerm(tc))
+	if n.Container != nil {
+		o.Insert(ast.StringTerm("container"), ast.NewTerm(n.Container.value()))
 	}
 	return o
+}
+
+func (t *NetworkContainer) value() ast.Object {
+	tc := obj(
+		kv("found", ast.BooleanTerm(t.Found)),
+		kv("id", str(t.ID)),
+		kv("name", str(t.Name)),
+		kv("image", str(t.Image)),
+		kv("running", ast.BooleanTerm(t.Running)),
+	)
+	if t.Compose != nil {
+		tc.Insert(ast.StringTerm("compose"), ast.NewTerm(obj(kv("project", str(t.Compose.Project)), kv("service", str(t.Compose.Service)))))
+	}
+	if t.Error != "" {
+		tc.Insert(ast.StringTerm("error"), str(t.Error))
+	}
+	return tc
 }
 
 type pair struct {

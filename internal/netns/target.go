@@ -38,6 +38,9 @@ type Resolver interface {
 	// Resolve looks ref (a name or an ID) up. It does not fail: an unknown
 	// or unreachable target has Found false and Err set.
 	Resolve(ctx context.Context, ref string) Target
+	// ByPort finds the one running container that publishes or exposes a
+	// port; Found is false when none or several do.
+	ByPort(ctx context.Context, port string) Target
 }
 
 // DaemonResolver asks a Docker daemon with a deadline. Like image inspect,

@@ -73,3 +73,29 @@ func TestResolveNeverOutlivesItsDeadline(t *testing.T) {
 		t.Fatalf("hanging daemon: %+v", got)
 	}
 }
+
+func TestByPort(t *testing.T) {
+	c := daemon(t, func(w http.ResponseWriter, r *http.Request) {
+		filters := r.URL.Query().Get("filters")
+		switch {
+		case strings.Contains(filters, `"publish":{"3000":true}`):
+			w.Write([]byte(`[{"Id":"a1","Names":["/web"],"Image":"dhi.io/node:25","Labels":{}}]`))
+		case strings.Contains(filters, `"expose":{"3000":true}`):
+			w.Write([]byte(`[{"Id":"a1","Names":["/web"],"Image":"dhi.io/node:25","Labels":{}}]`))
+		case strings.Contains(filters, `"8080":true`):
+			w.Write([]byte(`[{"Id":"b1","Names":["/one"]},{"Id":"b2","Names":["/two"]}]`))
+		default:
+			w.Write([]byte(`[]`))
+		}
+	})
+	r := &DaemonResolver{Client: c, Timeout: 2 * time.Second}
+	if got := r.ByPort(context.Background(), "3000"); !got.Found || got.Name != "web" || got.ID != "a1" {
+		t.Errorf("one owner: %+v", got)
+	}
+	if got := r.ByPort(context.Background(), "8080"); got.Found {
+		t.Errorf("two owners must not name either: %+v", got)
+	}
+	if got := r.ByPort(context.Background(), "9999"); got.Found || got.Err == "" {
+		t.Errorf("no owner: %+v", got)
+	}
+}

@@ -320,3 +320,15 @@ test_not_for_other_actions if {
 	count(warn) == 0 with input as fx.plugin("plugin.disable", "hardened-authz")
 	count(warn) == 0 with input as {}
 }
+
+test_ha003_app_from_the_probed_port if {
+	# No -health name, but the plugin found the one container owning :3000.
+	inp := _argv(_named(_no_ns(seed_sidecar), "probe"), ["sleep", "infinity"], [])
+	compose := object.union(inp, {"container": {"probe_app": {"found": true, "name": "seed-web-1", "compose": {"project": "seed", "service": "web"}}}})
+	v := _one(deny, "HA003") with input as compose
+	contains(v.fix.compose, `network_mode: "service:web"`)
+
+	run := _run({"container": {"name": "checker", "network": {"mode": "bridge", "target": ""}, "probe_app": {"found": true, "name": "api"}}})
+	w := _one(deny, "HA003") with input as run
+	contains(w.fix.docker_run, "--network container:api ")
+}

@@ -119,8 +119,9 @@ probes_localhost if regex.match(
 shares_network if input.container.network.mode == "container"
 
 # The app the sidecar serves: the compose service name without its
-# -health/-healthcheck suffix, else the container name without one;
-# undefined when neither has the suffix.
+# -health/-healthcheck suffix, else the container name without one, else
+# the one running container that owns the probed port (probe_app);
+# undefined when none of these names it.
 app_name := a if {
 	a := regex.replace(request.compose_service, name_pattern, "$1")
 	a != request.compose_service
@@ -128,6 +129,15 @@ app_name := a if {
 	not request.is_compose
 	a := regex.replace(request.container_name, name_pattern, "$1")
 	a != request.container_name
+} else := a if {
+	# The one running container that owns the probed port (resolved by the
+	# plugin for a localhost probe outside a shared namespace).
+	a := input.container.probe_app.compose.service
+	request.is_compose
+} else := a if {
+	a := input.container.probe_app.name
+	is_string(a)
+	a != ""
 }
 
 # The app for fixes: app_name, else the placeholder "<app>".
