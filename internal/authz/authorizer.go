@@ -172,7 +172,7 @@ func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorizati
 }
 
 // withNetworkFacts resolves, through the daemon, the container whose
-// network namespace this one joins; or, for a container that probes
+// network namespace this one joins; or, for what may be a sidecar probing
 // localhost from its own namespace, the app that owns the probed port, so
 // the fix can name it.
 func (a *Authorizer) withNetworkFacts(ctx context.Context, doc input.Document) input.Document {
@@ -181,7 +181,7 @@ func (a *Authorizer) withNetworkFacts(ctx context.Context, doc input.Document) i
 	case a.Containers == nil:
 	case c.Network.Mode == "container":
 		doc = doc.WithNetworkTarget(a.Containers.Resolve(ctx, c.Network.Target))
-	case c.LocalProbePort() != "":
+	case c.MayBeSidecar() && c.LocalProbePort() != "":
 		doc = doc.WithProbeApp(a.Containers.ByPort(ctx, c.LocalProbePort()))
 	}
 	return doc

@@ -149,4 +149,13 @@ func TestNetworkFactsNameTheApp(t *testing.T) {
 	if got := <-owner.asked; got != "resolve seed-app-1" {
 		t.Errorf("asked %q, want the network target resolved", got)
 	}
+	// An app probing its own localhost is not a sidecar: no daemon call.
+	app := map[string]any{"Image": "dhi.io/curl:8-debian13-dev", "Cmd": []string{"/app"},
+		"Healthcheck": map[string]any{"Test": []string{"CMD", "curl", "-f", "http://localhost:3000/health"}}}
+	a.AuthZReq(context.Background(), createCall(t, "web", app))
+	select {
+	case got := <-owner.asked:
+		t.Errorf("an ordinary app's create asked the daemon: %q", got)
+	default:
+	}
 }

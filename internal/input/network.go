@@ -2,6 +2,7 @@ package input
 
 import (
 	"net/url"
+	"path"
 
 	"github.com/hardened-authz/hardened-authz/internal/netns"
 )
@@ -35,6 +36,26 @@ func (c *Container) LocalProbePort() string {
 		return "443"
 	}
 	return "80"
+}
+
+// MayBeSidecar is a cheap test of whether resolving the probed port's owner
+// can matter: the main process looks like a keep-alive (sleep, tail,
+// pause). Rules decide what a sidecar is (hardened.lib.sidecar); this only
+// keeps the daemon calls off the creates of ordinary apps, which probe
+// their own localhost all the time.
+func (c *Container) MayBeSidecar() bool {
+	argv := c.Entrypoint
+	if len(argv) == 0 {
+		argv = c.Command
+	}
+	if len(argv) == 0 {
+		return false
+	}
+	switch path.Base(argv[0]) {
+	case "sleep", "tail", "pause":
+		return true
+	}
+	return false
 }
 
 // WithProbeApp adds the container found to own a local probe's port.
