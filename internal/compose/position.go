@@ -1,0 +1,155 @@
+package compose
+
+import (
+	"os"
+
+	yaml "go.yaml.in/yaml/v4"
+)
+
+// positions holds the YAML trees of a project's files, in load order.
+type positions struct {
+	files []string
+	roots []*yaml.Node
+}
+
+// parsePositions parses each compose file into a node tree. A file that
+// cannot be read or parsed (compose-go loaded it, so this is unexpected)
+// simply answers no positions.
+func parsePositions(files []string) *positions {
+	ps := &positions{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var doc yaml.Node
+		if err := yaml.Unmarshal(b, &doc); err != nil || len(doc.Content) == 0 {
+			continue
+		}
+		ps.files = append(ps.files, f)
+		ps.roots = append(ps.roots, doc.Content[0])
+	}
+	return ps
+}
+
+// Position locates a service's setting in the project's files, for
+// messages that point at the line to fix. keyPath is a path of keys under
+// services.<service>, e.g. ("healthcheck", "test"), ("network_mode") or
+// ("depends_on", "api"); an element that is an entry of a list (depends_on
+// in its short form) matches that entry.
+//
+// The answer is the position of the last key, except when its value is a
+// list or the key is a healthcheck's "test": then it is the value's, the
+// part a rule quotes. Files are searched from the last to the first, as
+// override files win. When no file has the whole path, it falls back to
+// the service's key in the last file that defines the service; file is ""
+// when no file defines it (a service that only comes from `extends` of
+// another file, or from `include`). line and col are 1-based.
+func (p *Project) Position(service string, keyPath ...string) (file string, line, col int) {
+	ps := p.positions
+	if ps == nil {
+		return "", 0, 0
+	}
+	fallback := -1
+	var fallbackNode *yaml.Node
+	for i := len(ps.roots) - 1; i >= 0; i-- {
+		_, services := lookupKey(ps.roots[i], "services")
+		svcKey, svc := lookupKey(services, service)
+		if svcKey == nil {
+			continue
+		}
+		if fallback < 0 {
+			fallback, fallbackNode = i, svcKey
+		}
+		if n := find(svc, keyPath); n != nil {
+			return ps.files[i], n.Line, n.Column
+		}
+	}
+	if fallback < 0 {
+		return "", 0, 0
+	}
+	return ps.files[fallback], fallbackNode.Line, fallbackNode.Column
+}
+
+// find follows keyPath under node and returns the node to point at, nil
+// when the path is not there.
+func find(node *yaml.Node, keyPath []string) *yaml.Node {
+	if len(keyPath) == 0 {
+		return nil
+	}
+	cur := node
+	for i, k := range keyPath {
+		last := i == len(keyPath)-1
+		cur = resolve(cur)
+		if cur == nil {
+			return nil
+		}
+		switch cur.Kind {
+		case yaml.MappingNode:
+			key, value := lookupKey(cur, k)
+			if key == nil {
+				return nil
+			}
+			if last {
+				if v := resolve(value); v != nil && (v.Kind == yaml.SequenceNode || k == "test") {
+					return v
+				}
+				return key
+			}
+			cur = value
+		case yaml.SequenceNode:
+			if !last {
+				return nil
+			}
+			for _, item := range cur.Content {
+				if it := resolve(item); it != nil && it.Kind == yaml.ScalarNode && it.Value == k {
+					return item
+				}
+			}
+			return nil
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// lookupKey finds key in a mapping, then in the mappings it merges with
+// "<<" (compose files often share settings through x- anchors).
+func lookupKey(node *yaml.Node, key string) (k, v *yaml.Node) {
+	node = resolve(node)
+	if node == nil || node.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		if node.Content[i].Value == key {
+			return node.Content[i], node.Content[i+1]
+		}
+	}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		if node.Content[i].Value != "<<" {
+			continue
+		}
+		merged := resolve(node.Content[i+1])
+		if merged == nil {
+			continue
+		}
+		sources := []*yaml.Node{merged}
+		if merged.Kind == yaml.SequenceNode {
+			sources = merged.Content
+		}
+		for _, s := range sources {
+			if k, v := lookupKey(s, key); k != nil {
+				return k, v
+			}
+		}
+	}
+	return nil, nil
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
