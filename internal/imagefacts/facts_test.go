@@ -2,15 +2,15 @@ package imagefacts
 
 import (
 	"context"
-	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/moby/moby/client"
+
+	"github.com/hardened-authz/hardened-authz/internal/testdaemon"
 )
 
 func TestNamed(t *testing.T) {
@@ -32,31 +32,8 @@ func TestNamed(t *testing.T) {
 	}
 }
 
-// daemon serves h on a unix socket, as dockerd would, and returns a client.
-func daemon(t *testing.T, h http.HandlerFunc) *client.Client {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "facts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "d.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	c, err := client.New(client.WithHost("unix://"+sock), client.WithAPIVersion("1.41"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 func TestInspectAnswers(t *testing.T) {
-	c := daemon(t, func(w http.ResponseWriter, r *http.Request) {
+	c := testdaemon.Serve(t, func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasSuffix(r.URL.Path, "/images/dhi.io/node:25/json") {
 			http.Error(w, `{"message":"No such image"}`, http.StatusNotFound)
 			return
@@ -89,7 +66,7 @@ func TestInspectAnswers(t *testing.T) {
 func TestInspectNeverOutlivesItsDeadline(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
-	c := daemon(t, func(w http.ResponseWriter, r *http.Request) {
+	c := testdaemon.Serve(t, func(w http.ResponseWriter, r *http.Request) {
 		select { // a daemon that does not answer
 		case <-release:
 		case <-r.Context().Done():

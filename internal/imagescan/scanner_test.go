@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/hardened-authz/hardened-authz/internal/imageindex"
+	"github.com/hardened-authz/hardened-authz/internal/testdaemon"
 )
 
 var (
@@ -65,17 +65,7 @@ type daemon struct {
 
 func (d *daemon) start(t testing.TB) *client.Client {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "scan")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "d.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return testdaemon.Serve(t, func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.HasSuffix(r.URL.Path, "/images/json"):
 			w.Write([]byte(`[{"Id":"` + idA + `"},{"Id":"` + idB + `"}]`))
@@ -92,14 +82,7 @@ func (d *daemon) start(t testing.TB) *client.Client {
 		default:
 			http.NotFound(w, r)
 		}
-	})}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	c, err := client.New(client.WithHost("unix://"+sock), client.WithAPIVersion("1.41"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	})
 }
 
 func TestLookupScansOnceAndAnswers(t *testing.T) {

@@ -2,42 +2,17 @@ package netns
 
 import (
 	"context"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/moby/moby/client"
+	"github.com/hardened-authz/hardened-authz/internal/testdaemon"
 )
-
-func daemon(t *testing.T, h http.HandlerFunc) *client.Client {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "netns")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "d.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	c, err := client.New(client.WithHost("unix://"+sock), client.WithAPIVersion("1.41"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 func TestResolve(t *testing.T) {
 	id := strings.Repeat("f", 64)
-	c := daemon(t, func(w http.ResponseWriter, r *http.Request) {
+	c := testdaemon.Serve(t, func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasSuffix(r.URL.Path, "/containers/"+id+"/json") {
 			http.Error(w, `{"message":"No such container"}`, http.StatusNotFound)
 			return
@@ -62,7 +37,7 @@ func TestResolve(t *testing.T) {
 func TestResolveNeverOutlivesItsDeadline(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
-	c := daemon(t, func(w http.ResponseWriter, r *http.Request) {
+	c := testdaemon.Serve(t, func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -75,7 +50,7 @@ func TestResolveNeverOutlivesItsDeadline(t *testing.T) {
 }
 
 func TestByPort(t *testing.T) {
-	c := daemon(t, func(w http.ResponseWriter, r *http.Request) {
+	c := testdaemon.Serve(t, func(w http.ResponseWriter, r *http.Request) {
 		filters := r.URL.Query().Get("filters")
 		switch {
 		case strings.Contains(filters, `"publish":{"3000":true}`):
