@@ -11,6 +11,7 @@ import (
 
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/imageindex"
+	"github.com/hardened-authz/hardened-authz/internal/input"
 	"github.com/hardened-authz/hardened-authz/internal/netns"
 )
 
@@ -118,7 +119,7 @@ type portOwner struct{ asked chan string }
 
 func (p portOwner) Resolve(_ context.Context, ref string) netns.Target {
 	p.asked <- "resolve " + ref
-	return netns.Target{Found: true, Name: "seed-app-1", Project: "seed", Service: "app"}
+	return netns.Target{Found: true, Name: "seed-app-1", Labels: map[string]string{input.LabelComposeProject: "seed", input.LabelComposeService: "app"}}
 }
 
 func (p portOwner) ByPort(_ context.Context, port string) netns.Target {

@@ -71,9 +71,7 @@ func (d Document) WithCreate(name string, req *container.CreateRequest, img imag
 	c.Entrypoint, c.Command = commandOf(cfg, img)
 	c.Path = pathOf(cfg.Env, img.Env)
 	c.Healthcheck = healthcheckOf(cfg, img)
-	if p, s := cfg.Labels[LabelComposeProject], cfg.Labels[LabelComposeService]; p != "" && s != "" {
-		c.Compose = &Compose{Project: p, Service: s}
-	}
+	c.Compose = composeOf(cfg.Labels)
 	d.Container = c
 	d.Image = &Image{
 		Ref:        img.Ref,
@@ -88,6 +86,16 @@ func (d Document) WithCreate(name string, req *container.CreateRequest, img imag
 		Error:      img.Err,
 	}
 	return d
+}
+
+// composeOf identifies a compose container by its labels; nil when either
+// label is missing.
+func composeOf(labels map[string]string) *Compose {
+	p, s := labels[LabelComposeProject], labels[LabelComposeService]
+	if p == "" || s == "" {
+		return nil
+	}
+	return &Compose{Project: p, Service: s}
 }
 
 // commandOf merges entrypoint and command as dockerd does: a request

@@ -219,11 +219,11 @@ func TestValueMatchesJSON(t *testing.T) {
 	docs := []Document{
 		build(t, `{"Image":"dhi.io/node:25","Env":["PATH=/x"],"Labels":{"com.docker.compose.project":"p","com.docker.compose.service":"s"},
 			"HostConfig":{"NetworkMode":"container:abc","Memory":1048576,"PortBindings":{"80/tcp":[{"HostPort":"8080"}]}}}`, img).
-			WithNetworkTarget(netns.Target{Found: true, ID: "abc", Name: "p-app-1", Image: "dhi.io/node:25", Running: true, Project: "p", Service: "app"}),
+			WithNetworkTarget(netns.Target{Found: true, ID: "abc", Name: "p-app-1", Image: "dhi.io/node:25", Running: true, Labels: map[string]string{LabelComposeProject: "p", LabelComposeService: "app"}}),
 		build(t, `{"Image":"x","HostConfig":{"NetworkMode":"container:gone"}}`, imagefacts.Named("x")).
 			WithNetworkTarget(netns.Target{Err: "no such container"}),
 		build(t, `{"Image":"x","Healthcheck":{"Test":["CMD","curl","http://localhost:3000/"]}}`, imagefacts.Named("x")).
-			WithProbeApp(netns.Target{Found: true, Name: "web", Project: "p", Service: "web"}),
+			WithProbeApp(netns.Target{Found: true, Name: "web", Labels: map[string]string{LabelComposeProject: "p", LabelComposeService: "web"}}),
 		build(t, `{"Image":"x"}`, imagefacts.Named("x")),
 		ForRequest(route.Parse("DELETE", "/v1.41/plugins/a/b:1?force=1&force=2"), Caller{User: "cn", AuthMethod: "TLS"}, "hardened-authz"),
 	}

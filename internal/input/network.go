@@ -68,8 +68,6 @@ func (d Document) WithProbeApp(t netns.Target) Document {
 
 func networkContainer(t netns.Target) *NetworkContainer {
 	nc := &NetworkContainer{Found: t.Found, ID: t.ID, Name: t.Name, Image: t.Image, Running: t.Running, Error: t.Err}
-	if t.Project != "" && t.Service != "" {
-		nc.Compose = &Compose{Project: t.Project, Service: t.Service}
-	}
+	nc.Compose = composeOf(t.Labels)
 	return nc
 }

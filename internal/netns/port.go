@@ -20,8 +20,7 @@ func (d *DaemonResolver) ByPort(ctx context.Context, port string) Target {
 			return Target{Err: "container list: " + err.Error()}
 		}
 		for _, c := range res.Items {
-			t := Target{Found: true, ID: c.ID, Image: c.Image, Running: true,
-				Project: c.Labels[labelProject], Service: c.Labels[labelService]}
+			t := Target{Found: true, ID: c.ID, Image: c.Image, Running: true, Labels: c.Labels}
 			if len(c.Names) > 0 {
 				t.Name = strings.TrimPrefix(c.Names[0], "/")
 			}

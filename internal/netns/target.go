@@ -13,12 +13,6 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// Compose labels that name a container's project and service.
-const (
-	labelProject = "com.docker.compose.project"
-	labelService = "com.docker.compose.service"
-)
-
 // Target is what the daemon says about the container named by a
 // "container:" network mode. Found is false when it could not be resolved;
 // Err then says why, and rules treat the target as unknown.
@@ -28,9 +22,10 @@ type Target struct {
 	Name    string
 	Image   string
 	Running bool
-	Project string
-	Service string
-	Err     string
+	// Labels are the container's labels; the input reads the compose
+	// project and service from them.
+	Labels map[string]string
+	Err    string
 }
 
 // Resolver resolves container references.
@@ -72,7 +67,7 @@ func (d *DaemonResolver) Resolve(ctx context.Context, ref string) Target {
 	if c.Config != nil {
 		// The image as the user named it; c.Image is the resolved ID.
 		t.Image = c.Config.Image
-		t.Project, t.Service = c.Config.Labels[labelProject], c.Config.Labels[labelService]
+		t.Labels = c.Config.Labels
 	}
 	return t
 }

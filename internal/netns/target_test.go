@@ -3,6 +3,7 @@ package netns
 import (
 	"context"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -22,8 +23,9 @@ func TestResolve(t *testing.T) {
 	})
 	r := &DaemonResolver{Client: c, Timeout: 2 * time.Second}
 	got := r.Resolve(context.Background(), id)
-	want := Target{Found: true, ID: id, Name: "seed-app-1", Image: "dhi.io/node:25", Running: true, Project: "seed", Service: "app"}
-	if got != want {
+	want := Target{Found: true, ID: id, Name: "seed-app-1", Image: "dhi.io/node:25", Running: true,
+		Labels: map[string]string{"com.docker.compose.project": "seed", "com.docker.compose.service": "app"}}
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Resolve = %+v\nwant      %+v", got, want)
 	}
 	if miss := r.Resolve(context.Background(), "nope"); miss.Found || !strings.Contains(miss.Err, "No such container") {
