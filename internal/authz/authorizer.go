@@ -93,7 +93,9 @@ func (a *Authorizer) AuthZReq(ctx context.Context, req authorization.Request) au
 // pull or load starts indexing the new image, so its first create finds the
 // index ready.
 func (a *Authorizer) AuthZRes(_ context.Context, req authorization.Request) authorization.Response {
-	if a.Index != nil && req.ResponseStatusCode == 200 {
+	// Every API call comes back through here: only a successful POST can
+	// be a pull or a load, so nothing else is even parsed.
+	if a.Index != nil && req.ResponseStatusCode == 200 && req.RequestMethod == "POST" {
 		switch rt := route.Parse(req.RequestMethod, req.RequestURI); rt.Kind {
 		case route.ImagePull:
 			go a.warmPulled(rt)
@@ -143,10 +145,7 @@ func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorizati
 			rec.deny(RuleBadCreateBody, badBodyMessage(err))
 			return
 		}
-		name := ""
-		if rt.Query != nil {
-			name = rt.Query.Get("name")
-		}
+		name := rt.Query.Get("name") // a nil url.Values answers ""
 		img := a.Images.Inspect(ctx, create.Config.Image)
 		doc = doc.WithCreate(name, create, img)
 		doc = a.withIndex(ctx, doc, img, rec)

@@ -243,3 +243,14 @@ func BenchmarkAuthZReq(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkAuthZRes(b *testing.B) {
+	a := newAuthorizer(b, nil)
+	a.Index = staticIndex{}
+	req := authorization.Request{RequestMethod: "GET", RequestURI: "/v1.41/containers/json?all=1&filters=%7B%7D", ResponseStatusCode: 200}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		a.AuthZRes(ctx, req)
+	}
+}
