@@ -184,12 +184,24 @@ _is_shell_or_script(b) if endswith(b, ".sh")
 # ---------------------------------------------------------------------------
 
 # program_fact(p): whether program p ("curl", "/usr/bin/curl") is in the
-# image: true, false, or undefined (unknown).
+# image: true, false, or undefined (unknown). Besides what the image says
+# (image_program_fact), a program the container itself runs counts as
+# present, unless the image's own files say otherwise.
 program_fact(p) := f if {
 	f := input.image.programs[p].found
 	is_boolean(f)
 } else if {
 	_runs(p)
+} else := image_program_fact(p)
+
+# image_program_fact(p): what the image alone says of program p, without
+# the "the container runs it" evidence: the image's files, then the shell
+# facts for /bin/sh, then the catalog, then the shell facts for shell names.
+# Rules that test the container's own program (HA004) use it, since that
+# evidence is the claim under test.
+image_program_fact(p) := f if {
+	f := input.image.programs[p].found
+	is_boolean(f)
 } else := shell_fact if {
 	p == "/bin/sh"
 } else := f if {
@@ -216,6 +228,9 @@ program_source(p) := "index" if {
 
 # The image certainly lacks program p.
 program_missing(p) if program_fact(p) == false
+
+# The image itself certainly lacks program p, whatever the container runs.
+image_program_missing(p) if image_program_fact(p) == false
 
 # The image has program p or we do not know.
 has_program(p) if not program_missing(p)

@@ -153,9 +153,6 @@ main_program := argv[0] if {
 }
 
 # The image certainly lacks the sidecar's own program. The "the container
-# runs P" source of the image facts is left out: it is the claim under test.
-main_program_missing if {
-	p := main_program
-	image.program_missing(p) with input.container.entrypoint as []
-		with input.container.command as []
-}
+# runs P" evidence of program_missing is left out: it is the claim under
+# test.
+main_program_missing if image.image_program_missing(main_program)
