@@ -39,6 +39,10 @@ type Violation struct {
 	Title    string `json:"title"`
 	Message  string `json:"message"`
 	Fix      Fix    `json:"fix"`
+	// Locations are the keys a compose file sets to cause the violation,
+	// each a path under services.<service> (["healthcheck", "test"]), most
+	// precise first. `authz check` reports the first one the file has.
+	Locations [][]string `json:"locations,omitempty"`
 }
 
 // Fix says how to resolve a violation.
@@ -47,6 +51,47 @@ type Fix struct {
 	Compose     string `json:"compose,omitempty"`
 	DockerRun   string `json:"docker_run,omitempty"`
 	Alternative string `json:"alternative,omitempty"`
+	// Actions are the machine-applicable steps of the fix, which
+	// `authz check --fix` applies to compose files.
+	Actions []Action `json:"actions,omitempty"`
+}
+
+// Action kinds.
+const (
+	// ActionAddSidecar adds a healthcheck sidecar next to Service and
+	// removes (or disables) Service's own healthcheck.
+	ActionAddSidecar = "add_sidecar"
+	// ActionRepointDependsOn changes Service's depends_on entry From into
+	// To, keeping its condition.
+	ActionRepointDependsOn = "repoint_depends_on"
+)
+
+// Action is one edit of a compose file that resolves a violation.
+type Action struct {
+	// Op is ActionAddSidecar or ActionRepointDependsOn.
+	Op string `json:"op"`
+	// Service is the compose service the edit starts from: the app that
+	// gets a sidecar, or the service whose depends_on changes.
+	Service string `json:"service"`
+
+	// Name, Image, Test, the timings and MemLimit describe the sidecar
+	// service to add (add_sidecar). Timings are compose durations ("30s").
+	Name        string   `json:"name,omitempty"`
+	Image       string   `json:"image,omitempty"`
+	Test        []string `json:"test,omitempty"`
+	Interval    string   `json:"interval,omitempty"`
+	Timeout     string   `json:"timeout,omitempty"`
+	StartPeriod string   `json:"start_period,omitempty"`
+	Retries     int      `json:"retries,omitempty"`
+	MemLimit    string   `json:"mem_limit,omitempty"`
+	// AppHealthcheck says what to do with Service's own healthcheck:
+	// "remove" it (it is the service's own) or "disable" it (it is
+	// inherited from the image, so only `disable: true` turns it off).
+	AppHealthcheck string `json:"app_healthcheck,omitempty"`
+
+	// From and To are the depends_on entries (repoint_depends_on).
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
 }
 
 // Result is the outcome of one evaluation.
