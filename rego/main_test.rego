@@ -59,7 +59,12 @@ test_decision_aggregates_request_rules if {
 test_decision_violations_have_the_contract_fields if {
 	d := decision with input as fx.compose_create
 	every v in d.deny {
-		object.keys(v) == {"rule", "severity", "title", "message", "fix"}
+		object.keys(v) == {"rule", "severity", "title", "message", "fix", "locations"}
+		every l in v.locations {
+			every k in l {
+				is_string(k)
+			}
+		}
 		startswith(v.message, sprintf("%s: ", [v.rule]))
 		v.severity in {"error", "warning"}
 		is_string(v.fix.summary)

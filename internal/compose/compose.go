@@ -145,27 +145,38 @@ func loadsAlone(ctx context.Context, o Options, file string) bool {
 	return err == nil
 }
 
-// Documents returns one policy input document per service, sorted by
-// service name. Image facts are unknown here (image source "catalog"), so
-// entrypoint and command are the service's own and the healthcheck is the
-// service's alone; it is normalized exactly as the dockerd path normalizes
-// a create request's.
-func (p *Project) Documents() []input.Document {
+// Services returns the project's service names, sorted.
+func (p *Project) Services() []string {
 	names := make([]string, 0, len(p.Model.Services))
 	for name := range p.Model.Services {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	return names
+}
+
+// Documents returns one policy input document per service, sorted by
+// service name, with image facts from the name alone (source "catalog"):
+// entrypoint and command are the service's own and the healthcheck is the
+// service's alone. It is normalized exactly as the dockerd path normalizes
+// a create request's.
+func (p *Project) Documents() []input.Document {
+	names := p.Services()
 	docs := make([]input.Document, 0, len(names))
 	for _, name := range names {
-		docs = append(docs, p.document(p.Model.Services[name]))
+		s := p.Model.Services[name]
+		docs = append(docs, p.Document(name, imagefacts.Named(s.Image)))
 	}
 	return docs
 }
 
-// document builds a service's document through input.WithCreate, as if
-// docker compose had sent the service's create request.
-func (p *Project) document(s types.ServiceConfig) input.Document {
+// Document builds a service's document through input.WithCreate, as if
+// docker compose had sent the service's create request for an image with
+// facts img: the image's entrypoint, command, environment and healthcheck
+// are merged in as dockerd merges them. The document has no Project; the
+// caller adds it once it has every service's document.
+func (p *Project) Document(service string, img imagefacts.Facts) input.Document {
+	s := p.Model.Services[service]
 	req := &container.CreateRequest{
 		Config: &container.Config{
 			Image:       s.Image,
@@ -181,18 +192,17 @@ func (p *Project) document(s types.ServiceConfig) input.Document {
 			PortBindings: portBindings(s.Ports),
 		},
 	}
-	img := imagefacts.Named(s.Image)
-	d := input.Document{Source: input.SourceCompose, Action: input.ActionContainerCreate}.WithCreate(s.Name, req, img)
+	d := input.Document{Source: input.SourceCompose, Action: input.ActionContainerCreate}.WithCreate(service, req, img)
 	c := d.Container
-	c.Compose = &input.Compose{Project: p.Name, Service: s.Name}
+	c.Compose = &input.Compose{Project: p.Name, Service: service, DependsOn: dependsOn(s.DependsOn)}
 	if target, ok := strings.CutPrefix(s.NetworkMode, types.ServicePrefix); ok {
 		// Another service of the project: known without asking the daemon.
 		// A plain "container:x" stays unresolved.
-		if _, ok := p.Model.Services[target]; ok {
+		if t, ok := p.Model.Services[target]; ok {
 			c.Network.Container = &input.NetworkContainer{
 				Found:   true,
 				Name:    target,
-				Image:   p.Model.Services[target].Image,
+				Image:   t.Image,
 				Compose: &input.Compose{Project: p.Name, Service: target},
 			}
 		} else {
@@ -202,6 +212,19 @@ func (p *Project) document(s types.ServiceConfig) input.Document {
 		}
 	}
 	return d
+}
+
+// dependsOn copies compose's depends_on; compose-go has already turned
+// the short (list) form into conditions (service_started).
+func dependsOn(deps types.DependsOnConfig) map[string]input.Dependency {
+	if len(deps) == 0 {
+		return nil
+	}
+	m := make(map[string]input.Dependency, len(deps))
+	for name, d := range deps {
+		m[name] = input.Dependency{Condition: d.Condition, Required: d.Required}
+	}
+	return m
 }
 
 // healthConfig turns a service's healthcheck into the create request's, as

@@ -46,35 +46,44 @@ func parsePositions(files []string) *positions {
 // when no file defines it (a service that only comes from `extends` of
 // another file, or from `include`). line and col are 1-based.
 func (p *Project) Position(service string, keyPath ...string) (file string, line, col int) {
+	return p.Locate(service, [][]string{keyPath})
+}
+
+// Locate is Position for the first of several key paths that a file has,
+// most precise first: a rule about a missing memory limit points at
+// mem_limit when it is set and too high, else at the image.
+func (p *Project) Locate(service string, keyPaths [][]string) (file string, line, col int) {
 	ps := p.positions
 	if ps == nil {
 		return "", 0, 0
 	}
-	fallback := -1
-	var fallbackNode *yaml.Node
+	for _, keyPath := range keyPaths {
+		for i := len(ps.roots) - 1; i >= 0; i-- {
+			if n := find(serviceNode(ps.roots[i], service), keyPath); n != nil {
+				return ps.files[i], n.Line, n.Column
+			}
+		}
+	}
 	for i := len(ps.roots) - 1; i >= 0; i-- {
 		_, services := lookupKey(ps.roots[i], "services")
-		svcKey, svc := lookupKey(services, service)
-		if svcKey == nil {
-			continue
-		}
-		if fallback < 0 {
-			fallback, fallbackNode = i, svcKey
-		}
-		if n := find(svc, keyPath); n != nil {
-			return ps.files[i], n.Line, n.Column
+		if key, _ := lookupKey(services, service); key != nil {
+			return ps.files[i], key.Line, key.Column
 		}
 	}
-	if fallback < 0 {
-		return "", 0, 0
-	}
-	return ps.files[fallback], fallbackNode.Line, fallbackNode.Column
+	return "", 0, 0
+}
+
+// serviceNode is services.<service> in one file's tree, nil when absent.
+func serviceNode(root *yaml.Node, service string) *yaml.Node {
+	_, services := lookupKey(root, "services")
+	_, svc := lookupKey(services, service)
+	return svc
 }
 
 // find follows keyPath under node and returns the node to point at, nil
 // when the path is not there.
 func find(node *yaml.Node, keyPath []string) *yaml.Node {
-	if len(keyPath) == 0 {
+	if node == nil || len(keyPath) == 0 {
 		return nil
 	}
 	cur := node

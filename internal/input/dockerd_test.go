@@ -227,6 +227,16 @@ func TestValueMatchesJSON(t *testing.T) {
 		build(t, `{"Image":"x"}`, imagefacts.Named("x")),
 		ForRequest(route.Parse("DELETE", "/v1.41/plugins/a/b:1?force=1&force=2"), Caller{User: "cn", AuthMethod: "TLS"}, "hardened-authz"),
 	}
+	// A compose service with depends_on, inside its project.
+	web := build(t, `{"Image":"x","Labels":{"com.docker.compose.project":"p","com.docker.compose.service":"web"}}`, imagefacts.Named("x"))
+	web.Container.Compose.DependsOn = map[string]Dependency{"db": {Condition: "service_healthy", Required: true}, "api": {Condition: "service_started"}}
+	project := NewProject("p", map[string]Document{"web": web, "db": docs[3]})
+	withProject := web
+	withProject.Project = project
+	// Built without NewProject, the value is the same.
+	bare := web
+	bare.Project = &Project{Name: "p", Services: project.Services}
+	docs = append(docs, web, withProject, bare)
 	for _, d := range docs {
 		want, err := ast.InterfaceToValue(d)
 		if err != nil {

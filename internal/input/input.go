@@ -1,8 +1,10 @@
 // Package input builds the normalized document that every policy evaluates.
 // The same document describes a container whether it arrives as a dockerd
-// create request or, later, as a compose service, so one rule serves both.
+// create request or as a compose service, so one rule serves both.
 // docs/input.md is its reference; keep the two in step.
 package input
+
+import "github.com/open-policy-agent/opa/v1/ast"
 
 // SourceIndex is the image source when the image's own files answered.
 const SourceIndex = "index"
@@ -36,6 +38,35 @@ type Document struct {
 	Plugin    *Plugin    `json:"plugin,omitempty"`
 	Container *Container `json:"container,omitempty"`
 	Image     *Image     `json:"image,omitempty"`
+	// Project is the whole compose project the container belongs to, for
+	// rules that look across services. Only `authz check` knows it: a
+	// dockerd create request carries one container.
+	Project *Project `json:"project,omitempty"`
+}
+
+// Project is a compose project: every service's document (without its
+// own Project), keyed by service name.
+type Project struct {
+	Name     string              `json:"name"`
+	Services map[string]Document `json:"services"`
+
+	// term is the project as a Rego value, built once by NewProject and
+	// shared by every service's document.
+	term *ast.Term
+}
+
+// NewProject returns the project of services. Its Rego value is built
+// here, once: every service's document embeds the same value, so checking
+// a project of n services costs n conversions, not n². services must not
+// change afterwards.
+func NewProject(name string, services map[string]Document) *Project {
+	p := &Project{Name: name, Services: services}
+	svcs := ast.NewObjectWithCapacity(len(services))
+	for _, k := range sortedKeys(services) {
+		svcs.Insert(ast.StringTerm(k), ast.NewTerm(services[k].Value()))
+	}
+	p.term = ast.NewTerm(obj(kv("name", str(name)), kv("services", ast.NewTerm(svcs))))
+	return p
 }
 
 // Authz describes this plugin itself, so rules can protect it.
@@ -86,6 +117,19 @@ type Container struct {
 type Compose struct {
 	Project string `json:"project"`
 	Service string `json:"service"`
+	// DependsOn are the service's depends_on entries, keyed by the
+	// service waited for. Only `authz check` knows them: docker compose
+	// resolves them itself and never sends them to dockerd.
+	DependsOn map[string]Dependency `json:"depends_on,omitempty"`
+}
+
+// Dependency is one depends_on entry.
+type Dependency struct {
+	// Condition is service_started, service_healthy or
+	// service_completed_successfully.
+	Condition string `json:"condition"`
+	// Required is false when compose only warns if the service is missing.
+	Required bool `json:"required"`
 }
 
 // Healthcheck is the effective healthcheck: the request's merged with the

@@ -67,6 +67,13 @@ func (d Document) Value() ast.Value {
 		}
 		o.Insert(ast.StringTerm("image"), ast.NewTerm(img))
 	}
+	if d.Project != nil {
+		t := d.Project.term
+		if t == nil { // not built by NewProject
+			t = NewProject(d.Project.Name, d.Project.Services).term
+		}
+		o.Insert(ast.StringTerm("project"), t)
+	}
 	return o
 }
 
@@ -104,7 +111,7 @@ func (c *Container) value() ast.Object {
 		kv("labels", strMap(c.Labels)),
 	)
 	if c.Compose != nil {
-		o.Insert(ast.StringTerm("compose"), ast.NewTerm(obj(kv("project", str(c.Compose.Project)), kv("service", str(c.Compose.Service)))))
+		o.Insert(ast.StringTerm("compose"), ast.NewTerm(c.Compose.value()))
 	}
 	if c.ProbeApp != nil {
 		o.Insert(ast.StringTerm("probe_app"), ast.NewTerm(c.ProbeApp.value()))
@@ -129,12 +136,34 @@ func (t *NetworkContainer) value() ast.Object {
 		kv("running", ast.BooleanTerm(t.Running)),
 	)
 	if t.Compose != nil {
-		tc.Insert(ast.StringTerm("compose"), ast.NewTerm(obj(kv("project", str(t.Compose.Project)), kv("service", str(t.Compose.Service)))))
+		tc.Insert(ast.StringTerm("compose"), ast.NewTerm(t.Compose.value()))
 	}
 	if t.Error != "" {
 		tc.Insert(ast.StringTerm("error"), str(t.Error))
 	}
 	return tc
+}
+
+func (c *Compose) value() ast.Object {
+	o := obj(kv("project", str(c.Project)), kv("service", str(c.Service)))
+	if len(c.DependsOn) > 0 {
+		deps := ast.NewObjectWithCapacity(len(c.DependsOn))
+		for _, k := range sortedKeys(c.DependsOn) {
+			d := c.DependsOn[k]
+			deps.Insert(ast.StringTerm(k), ast.NewTerm(obj(kv("condition", str(d.Condition)), kv("required", ast.BooleanTerm(d.Required)))))
+		}
+		o.Insert(ast.StringTerm("depends_on"), ast.NewTerm(deps))
+	}
+	return o
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 type pair struct {
@@ -163,13 +192,8 @@ func strs(ss []string) *ast.Term {
 }
 
 func strMap(m map[string]string) *ast.Term {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	o := ast.NewObjectWithCapacity(len(m))
-	for _, k := range keys {
+	for _, k := range sortedKeys(m) {
 		o.Insert(ast.StringTerm(k), ast.StringTerm(m[k]))
 	}
 	return ast.NewTerm(o)

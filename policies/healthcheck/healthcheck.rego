@@ -23,6 +23,7 @@ import data.hardened.lib.violation
 # custom:
 #   id: HA001
 #   severity: error
+#   locations: [[healthcheck, test], [image]]
 deny contains violation.new(rego.metadata.rule(), msg, ha001_fix) if {
 	request.is_container_create
 	request.healthcheck_form == "shell"
@@ -42,6 +43,7 @@ deny contains violation.new(rego.metadata.rule(), msg, ha001_fix) if {
 # custom:
 #   id: HA002
 #   severity: error
+#   locations: [[healthcheck, test], [image]]
 deny contains violation.new(rego.metadata.rule(), msg, ha002_fix) if {
 	request.is_container_create
 	request.healthcheck_form == "cmd"
@@ -62,6 +64,7 @@ deny contains violation.new(rego.metadata.rule(), msg, ha002_fix) if {
 # custom:
 #   id: HA002
 #   severity: error
+#   locations: [[healthcheck, test], [image]]
 deny contains violation.new(rego.metadata.rule(), msg, ha002_fix) if {
 	request.is_container_create
 	request.healthcheck_form == "shell"

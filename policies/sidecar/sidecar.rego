@@ -27,6 +27,7 @@ import data.hardened.lib.violation
 # custom:
 #   id: HA003
 #   severity: error
+#   locations: [[network_mode], [healthcheck, test]]
 deny contains violation.new(rego.metadata.rule(), msg, ha003_fix) if {
 	_sidecar
 	sidecar.probes_localhost
@@ -48,6 +49,7 @@ deny contains violation.new(rego.metadata.rule(), msg, ha003_fix) if {
 # custom:
 #   id: HA004
 #   severity: error
+#   locations: [[entrypoint], [command], [image]]
 deny contains violation.new(rego.metadata.rule(), msg, ha004_fix) if {
 	_sidecar
 	sidecar.main_program_missing
@@ -66,6 +68,7 @@ deny contains violation.new(rego.metadata.rule(), msg, ha004_fix) if {
 # custom:
 #   id: HA007
 #   severity: warning
+#   locations: [[image]]
 warn contains violation.new(rego.metadata.rule(), msg, ha007_fix) if {
 	_sidecar
 	not image.is_hardened
@@ -84,6 +87,7 @@ warn contains violation.new(rego.metadata.rule(), msg, ha007_fix) if {
 # custom:
 #   id: HA008
 #   severity: warning
+#   locations: [[mem_limit], [image]]
 warn contains violation.new(rego.metadata.rule(), msg, ha008_fix) if {
 	_sidecar
 	object.get(input.container, "memory_bytes", 0) == 0

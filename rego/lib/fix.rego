@@ -164,7 +164,7 @@ sidecar_summary(subject, app, false, sidecar_image) := sprintf(
 
 # sidecar_fix: {summary, compose | docker_run, alternative?} for the current
 # container-create; undefined when the healthcheck has no usable probe URL.
-sidecar_fix := object.union(_sidecar_base, _alternative) if usable_url(request.probe_url)
+sidecar_fix := object.union_n([_sidecar_base, _alternative, _sidecar_actions]) if usable_url(request.probe_url)
 
 _compose := request.is_compose
 
@@ -189,6 +189,39 @@ _sidecar_base := {
 		image.sidecar_image, _inherited,
 	),
 }
+
+# The edit `authz check --fix` applies: only compose files can be edited,
+# so a dockerd decision does not build it.
+_sidecar_actions := {"actions": [sidecar_action(
+	request.compose_service, request.healthcheck, request.probe_url,
+	image.sidecar_image, _inherited,
+)]} if {
+	input.source == "compose"
+	_compose
+} else := {}
+
+# sidecar_action(service, hc, url, sidecar_image, inherited): the
+# add_sidecar edit, with the same sidecar as compose_sidecar's snippet.
+sidecar_action(service, hc, url, sidecar_image, inherited) := object.union(
+	{
+		"op": "add_sidecar",
+		"service": service,
+		"name": sidecar_name(service),
+		"image": sidecar_image,
+		"test": sidecar_test(hc, url),
+		"mem_limit": sidecar_memory,
+		"app_healthcheck": _app_healthcheck(inherited),
+	},
+	{t[0]: v | some t in timings(hc); v := _action_timing(t)},
+)
+
+_app_healthcheck(true) := "disable"
+
+_app_healthcheck(false) := "remove"
+
+_action_timing(t) := to_number(t[1]) if t[0] == "retries"
+
+else := t[1]
 
 _alternative := {"alternative": alternative(image.interpreter, request.probe_url, request.subject, _compose)} if {
 	interpreter_test(image.interpreter, request.probe_url)

@@ -179,3 +179,32 @@ test_sidecar_fix_undefined_without_usable_url if {
 	not sidecar_fix with input as fx.with_hc(fx.compose_create, fx.hc_cmd(["pg_isready", "-U", "postgres"]))
 	not sidecar_fix with input as fx.with_hc(fx.compose_create, fx.hc_cmd(["curl", "http://x/'"]))
 }
+
+# --- the --fix actions (authz check only) ---------------------------------
+
+test_sidecar_fix_actions_only_for_authz_check if {
+	dockerd := sidecar_fix with input as fx.compose_create
+	not dockerd.actions
+	f := sidecar_fix with input as object.union(fx.compose_create, {"source": "compose"})
+	f.actions == [{
+		"op": "add_sidecar",
+		"service": "app",
+		"name": "app-health",
+		"image": _sidecar,
+		"test": ["CMD", "curl", "-f", fx.url],
+		"interval": "30s",
+		"timeout": "3s",
+		"retries": 3,
+		"start_period": "10s",
+		"mem_limit": "32m",
+		"app_healthcheck": "remove",
+	}]
+}
+
+test_sidecar_action_disables_inherited_healthcheck_and_omits_unset_timings if {
+	a := sidecar_action("web", fx.hc_shell_curl, fx.url, _sidecar, true)
+	a.app_healthcheck == "disable"
+	a.test == ["CMD", "curl", "-f", fx.url]
+	not a.interval
+	not a.retries
+}

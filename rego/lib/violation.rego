@@ -11,8 +11,16 @@
 #     #   severity: error
 #     deny contains violation.new(rego.metadata.rule(), msg, fix) if { ... }
 #
-#   Result: {"rule", "severity", "title", "message", "fix"}; empty fix fields
-#   are dropped, and every text is bounded so a deny stays under 4 KiB.
+#   Result: {"rule", "severity", "title", "message", "fix", "locations"};
+#   empty fix fields are dropped, and every text is bounded so a deny
+#   message stays under 4 KiB.
+#
+#   locations are where `authz check` points in a compose file: paths of
+#   keys under services.<service>, most precise first. They come from the
+#   metadata (custom.locations: [[healthcheck, test]]), or from at() when
+#   they depend on the finding (a depends_on entry). fix.actions, when the
+#   fix has them, are the edits `authz check --fix` applies; they are kept
+#   as they are.
 package hardened.lib.violation
 
 import data.hardened.lib.text
@@ -28,15 +36,30 @@ limits := {
 }
 
 # new(meta, message, fix): meta is rego.metadata.rule() of the calling rule;
-# fix is an object with any of summary, compose, docker_run, alternative.
-new(meta, message, fix) := {
+# fix is an object with any of summary, compose, docker_run, alternative
+# (strings) and actions (an array of edit objects).
+new(meta, message, fix) := at(meta, message, fix, object.get(meta.custom, "locations", []))
+
+# at(meta, message, fix, locations) is new() with the locations given.
+at(meta, message, fix, locations) := {
 	"rule": meta.custom.id,
 	"severity": object.get(meta.custom, "severity", "error"),
 	"title": text.truncate(object.get(meta, "title", meta.custom.id), limits.title),
 	"message": text.truncate(message, limits.message),
-	"fix": {k: text.truncate(v, object.get(limits, k, 400)) |
-		some k, v in fix
-		is_string(v)
-		v != ""
-	},
+	"fix": object.union(
+		{k: text.truncate(v, object.get(limits, k, 400)) |
+			some k, v in fix
+			k != "actions"
+			is_string(v)
+			v != ""
+		},
+		_actions(fix),
+	),
+	"locations": locations,
 }
+
+_actions(fix) := {"actions": a} if {
+	a := fix.actions
+	is_array(a)
+	count(a) > 0
+} else := {}

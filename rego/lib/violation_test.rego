@@ -14,7 +14,32 @@ test_new_builds_violation if {
 		"title": "Healthcheck program missing from the image",
 		"message": "HA002: boom",
 		"fix": {"summary": "do this", "compose": "  x: y"},
+		"locations": [],
 	}
+}
+
+test_new_takes_locations_from_metadata if {
+	meta := object.union(_meta, {"custom": {"id": "HA002", "locations": [["healthcheck", "test"]]}})
+	v := new(meta, "m", {})
+	v.locations == [["healthcheck", "test"]]
+}
+
+test_at_sets_locations if {
+	v := at(_meta, "m", {}, [["depends_on", "db"]])
+	v.locations == [["depends_on", "db"]]
+	v.rule == "HA002"
+}
+
+test_fix_actions_are_kept_whole if {
+	long := concat("", [x | some _ in numbers.range(1, 600); x := "y"])
+	action := {"op": "add_sidecar", "service": "app", "test": ["CMD", long]}
+	v := new(_meta, "m", {"summary": "s", "actions": [action]})
+	v.fix == {"summary": "s", "actions": [action]}
+}
+
+test_fix_actions_must_be_a_non_empty_array if {
+	new(_meta, "m", {"actions": []}).fix == {}
+	new(_meta, "m", {"actions": "add_sidecar"}).fix == {}
 }
 
 test_new_drops_empty_and_non_string_fix_fields if {
@@ -61,5 +86,6 @@ test_new_from_rego_metadata if {
 		"title": "Annotated test rule",
 		"message": "HA777: annotated",
 		"fix": {"summary": "s"},
+		"locations": [],
 	}}
 }

@@ -1,0 +1,90 @@
+# METADATA
+# title: Compose project facts
+# description: |
+#   What a rule needs to look across the services of a compose project:
+#   input.project (only `authz check` has it; a dockerd create request
+#   carries one container) and input.container.compose.depends_on.
+#
+#   A healthcheck "runs" when the service has one (exec or shell form, its
+#   own or its image's) and none of the healthcheck rules
+#   (data.hardened.rules.healthcheck) deny it for that service's document.
+package hardened.lib.project
+
+import data.hardened.lib.image
+
+# services: service name -> that service's input document.
+services := s if {
+	s := input.project.services
+	is_object(s)
+} else := {}
+
+in_project if input.project
+
+# depends_on: this service's depends_on entries, name -> {condition, required}.
+depends_on := d if {
+	d := input.container.compose.depends_on
+	is_object(d)
+} else := {}
+
+# waits_healthy contains every service this one waits for with
+# condition: service_healthy.
+waits_healthy contains name if {
+	some name, dep in depends_on
+	dep.condition == "service_healthy"
+}
+
+# healthcheck_runs(doc): doc's service has a healthcheck that can run.
+healthcheck_runs(doc) if {
+	doc.container.healthcheck.form in {"cmd", "shell"}
+	count(data.hardened.rules.healthcheck.deny) == 0 with input as doc
+}
+
+# healthcheck_state(doc): why a service's healthcheck does or does not run:
+# "none" (it has none), "disabled", "broken" (a healthcheck rule denies
+# it), "runs", or "unknown": it sets none, and its image is neither
+# inspected nor a catalog image, so the image may bring its own
+# HEALTHCHECK.
+healthcheck_state(doc) := "unknown" if {
+	_form(doc) == "absent"
+	not _image_known(doc)
+} else := "none" if {
+	_form(doc) == "absent"
+} else := "disabled" if {
+	doc.container.healthcheck.form == "none"
+} else := "runs" if {
+	healthcheck_runs(doc)
+} else := "broken"
+
+# sidecars_of(name): the services that share name's network namespace
+# (network_mode: "service:<name>") and have a healthcheck that runs: they
+# can stand in for name's own healthcheck.
+sidecars_of(name) := {s |
+	some s, doc in services
+	doc.container.network.mode == "container"
+	doc.container.network.target == name
+	healthcheck_runs(doc)
+}
+
+# dependents_of(name): the services whose depends_on names name, with any
+# condition.
+dependents_of(name) := {s |
+	some s, doc in services
+	object.get(doc, ["container", "compose", "depends_on", name], null) != null
+}
+
+# sidecar_for(name): the name of the sidecar service that probes name: one
+# that runs, else the conventional <name>-health when the project has it.
+sidecar_for(name) := s if {
+	s := min(sidecars_of(name))
+} else := s if {
+	s := sprintf("%s-health", [name])
+	services[s]
+}
+
+_form(doc) := object.get(doc, ["container", "healthcheck", "form"], "absent")
+
+# The daemon's image config was merged in: an absent healthcheck is absent.
+_image_known(doc) if doc.image.source != "catalog"
+
+# Hardened images of the catalog ship no HEALTHCHECK.
+_image_known(doc) if image.is_hardened with input as doc
