@@ -1,0 +1,162 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/hardened-authz/hardened-authz/internal/compose"
+	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
+	"github.com/hardened-authz/hardened-authz/internal/imageindex"
+	"github.com/hardened-authz/hardened-authz/internal/input"
+	"github.com/hardened-authz/hardened-authz/internal/policy"
+)
+
+// DefaultScanTimeout bounds the wait for one image's index. A check runs
+// in CI, where waiting for the first scan of a large image is better than
+// falling back to the catalog.
+const DefaultScanTimeout = 30 * time.Second
+
+// Indexer returns the file index of an image by ID; imagescan.Scanner is
+// one.
+type Indexer interface {
+	Lookup(ctx context.Context, id string) (*imageindex.Index, error)
+}
+
+// Checker evaluates the policies on compose projects.
+type Checker struct {
+	// Engine holds the compiled policies: the same as `authz serve`'s.
+	Engine *policy.Engine
+	// Images, when set, is asked for each image's config (a local
+	// daemon). nil means image facts come from the catalog alone.
+	Images imagefacts.Inspector
+	// Index, when set with Images, adds the files of images the daemon
+	// has.
+	Index Indexer
+	// ScanTimeout bounds the wait for one image's index
+	// (DefaultScanTimeout when 0).
+	ScanTimeout time.Duration
+}
+
+// Check evaluates every service of p, each as the document the plugin
+// would build for its create request plus the whole project, and returns
+// the findings sorted by file, line, column and rule. An error means the
+// policies could not decide (a broken --policy file), not that a service
+// is wrong.
+func (c *Checker) Check(ctx context.Context, p *compose.Project) ([]Finding, error) {
+	names := p.Services()
+	images := map[string]image{} // the same image is looked up once
+	docs := make(map[string]input.Document, len(names))
+	for _, name := range names {
+		ref := p.Model.Services[name].Image
+		img, ok := images[ref]
+		if !ok {
+			img = c.image(ctx, ref)
+			images[ref] = img
+		}
+		doc := p.Document(name, img.facts)
+		if img.index != nil {
+			doc = doc.WithIndex(img.index)
+		}
+		docs[name] = doc
+	}
+	project := input.NewProject(p.Name, docs)
+
+	var findings []Finding
+	for _, name := range names {
+		doc := docs[name]
+		doc.Project = project
+		res, err := c.Engine.Evaluate(ctx, doc.Value())
+		if err != nil {
+			return nil, fmt.Errorf("project %q, service %q: %w", p.Name, name, err)
+		}
+		for _, v := range append(res.Deny, res.Warn...) {
+			findings = append(findings, newFinding(p, doc, v))
+		}
+	}
+	Sort(findings)
+	return findings, nil
+}
+
+// image is what is known of one image reference.
+type image struct {
+	facts imagefacts.Facts
+	index *imageindex.Index
+}
+
+// image asks the daemon, when there is one, for ref's config and files;
+// without an answer the facts are the name's (the catalog decides).
+func (c *Checker) image(ctx context.Context, ref string) image {
+	if c.Images == nil || ref == "" {
+		return image{facts: imagefacts.Named(ref)}
+	}
+	img := image{facts: c.Images.Inspect(ctx, ref)}
+	if !img.facts.Found || c.Index == nil {
+		return img
+	}
+	timeout := c.ScanTimeout
+	if timeout <= 0 {
+		timeout = DefaultScanTimeout
+	}
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if ix, err := c.Index.Lookup(sctx, img.facts.ID); err == nil {
+		img.index = ix
+	}
+	return img
+}
+
+// newFinding locates a violation on a service: at the first of the
+// violation's locations that a compose file sets, else at the service's
+// key, else (a service from include) at the project's first file.
+func newFinding(p *compose.Project, doc input.Document, v policy.Violation) Finding {
+	c := doc.Container
+	f := Finding{
+		Rule:        v.Rule,
+		Severity:    v.Severity,
+		Title:       v.Title,
+		Project:     p.Name,
+		Service:     c.Compose.Service,
+		Image:       c.Image,
+		ImageSource: doc.Image.Source,
+		Message:     v.Message,
+		Fix:         v.Fix,
+	}
+	f.File, f.Line, f.Column = p.Locate(f.Service, v.Locations)
+	if f.File == "" && len(p.Files) > 0 {
+		f.File = p.Files[0]
+	}
+	return f
+}
+
+// Sort orders findings by file, line, column, rule and service: the order
+// a reader walks a file in, and a stable one for diffs of the output.
+func Sort(fs []Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		switch {
+		case a.File != b.File:
+			return a.File < b.File
+		case a.Line != b.Line:
+			return a.Line < b.Line
+		case a.Column != b.Column:
+			return a.Column < b.Column
+		case a.Rule != b.Rule:
+			return a.Rule < b.Rule
+		}
+		return a.Service < b.Service
+	})
+}
+
+// Summarize counts findings by severity.
+func Summarize(fs []Finding, s Summary) Summary {
+	for _, f := range fs {
+		if f.Severity == SeverityWarning {
+			s.Warnings++
+		} else {
+			s.Errors++
+		}
+	}
+	return s
+}
