@@ -7,13 +7,19 @@ import (
 	"github.com/hardened-authz/hardened-authz/internal/check"
 )
 
-// writeJSON writes the Report as its JSON tags define it. Paths are left
-// as the checker recorded them: scripts get the raw data.
-func writeJSON(buf *bytes.Buffer, r check.Report) error {
+// writeJSON writes the Report as its JSON tags define it, with paths under
+// the base directory made relative like in every other format: a CI
+// artifact should not carry the runner's checkout path.
+func writeJSON(buf *bytes.Buffer, r check.Report, p paths) error {
 	if r.Findings == nil {
 		// Scripts iterate over findings; null would make them special-case
 		// the clean run.
 		r.Findings = []check.Finding{}
+	}
+	for i := range r.Findings { // r.Findings is Write's sorted copy
+		if rel, under := p.rel(r.Findings[i].File); under {
+			r.Findings[i].File = rel
+		}
 	}
 	enc := json.NewEncoder(buf)
 	enc.SetIndent("", "  ")

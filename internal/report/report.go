@@ -29,7 +29,7 @@ var Formats = []string{"text", "json", "sarif", "junit", "github"}
 type Options struct {
 	// Version is the tool version for SARIF's tool.driver.version ("" allowed).
 	Version string
-	// BaseDir makes file paths relative for SARIF/github/junit/text output
+	// BaseDir makes file paths relative for every format's output
 	// when the file is under it (typically the working directory); "" =
 	// leave as is. Paths in output use forward slashes.
 	BaseDir string
@@ -54,7 +54,7 @@ func Write(w io.Writer, format string, r check.Report, o Options) error {
 	case "text":
 		writeText(&buf, r, p, o.Color)
 	case "json":
-		err = writeJSON(&buf, r)
+		err = writeJSON(&buf, r, p)
 	case "sarif":
 		err = writeSARIF(&buf, r, p, o.Version)
 	case "junit":
