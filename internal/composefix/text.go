@@ -1,0 +1,561 @@
+package composefix
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	yaml "go.yaml.in/yaml/v4"
+)
+
+// file is one compose file's text with its YAML tree, for locating edits.
+type file struct {
+	src []byte
+	// starts[i] is the byte offset of line i (0-based); the last element
+	// is len(src), so line i is src[starts[i]:starts[i+1]].
+	starts []int
+	eol    string
+	// root is the first document's top-level node, nil for an empty file.
+	root *yaml.Node
+	// aliased holds the nodes some alias points at: editing them, or
+	// anything inside them, would also change every place that uses them.
+	aliased map[*yaml.Node]bool
+}
+
+// parse reports whether src is YAML this package can work on. Decoding into
+// a generic value as well as a node tree catches what the tree alone lets
+// through (duplicate keys), which compose would reject too.
+func parse(src []byte) error {
+	var n yaml.Node
+	if err := yaml.Unmarshal(src, &n); err != nil {
+		return err
+	}
+	var v any
+	return yaml.Unmarshal(src, &v)
+}
+
+func newFile(src []byte) (*file, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return nil, err
+	}
+	f := &file{src: src, eol: detectEOL(src), aliased: map[*yaml.Node]bool{}}
+	f.starts = append(f.starts, 0)
+	for i, c := range src {
+		if c == '\n' && i+1 < len(src) {
+			f.starts = append(f.starts, i+1)
+		}
+	}
+	f.starts = append(f.starts, len(src))
+	if len(doc.Content) > 0 {
+		f.root = doc.Content[0]
+		f.collectAliases(f.root, 0)
+	}
+	return f, nil
+}
+
+// maxDepth bounds the walks of the tree; compose files are shallow, and
+// the parser already refuses absurd nesting.
+const maxDepth = 10000
+
+func (f *file) collectAliases(n *yaml.Node, depth int) {
+	if n == nil || depth > maxDepth {
+		return
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		f.aliased[n.Alias] = true
+	}
+	for _, c := range n.Content {
+		f.collectAliases(c, depth+1)
+	}
+}
+
+// shared reports whether an alias points at n or at a node inside it.
+func (f *file) shared(n *yaml.Node) bool {
+	return f.sharedDepth(n, 0)
+}
+
+func (f *file) sharedDepth(n *yaml.Node, depth int) bool {
+	if n == nil || depth > maxDepth {
+		return false
+	}
+	if f.aliased[n] {
+		return true
+	}
+	for _, c := range n.Content {
+		if f.sharedDepth(c, depth+1) {
+			return true
+		}
+	}
+	return false
+}
+
+func detectEOL(src []byte) string {
+	if i := bytes.IndexByte(src, '\n'); i > 0 && src[i-1] == '\r' {
+		return "\r\n"
+	}
+	return "\n"
+}
+
+func (f *file) lines() int { return len(f.starts) - 1 }
+
+// text is line i without its line ending.
+func (f *file) text(i int) string {
+	s := string(f.src[f.starts[i]:f.starts[i+1]])
+	s = strings.TrimSuffix(s, "\n")
+	return strings.TrimSuffix(s, "\r")
+}
+
+// offset converts a node position to a byte offset in src, -1 when it is
+// outside the text. The parser counts columns in characters, not bytes,
+// and does not count a byte order mark.
+func (f *file) offset(n *yaml.Node) int {
+	i := n.Line - 1
+	if i < 0 || i >= f.lines() || n.Column < 1 {
+		return -1
+	}
+	off := f.starts[i]
+	if i == 0 && bytes.HasPrefix(f.src, []byte("\uFEFF")) {
+		off += len("\uFEFF")
+	}
+	end := f.starts[i+1]
+	for c := 1; c < n.Column; c++ {
+		if off >= end || f.src[off] == '\n' {
+			return -1
+		}
+		_, size := utf8.DecodeRune(f.src[off:end])
+		off += size
+	}
+	return off
+}
+
+// lineStart returns the line and indentation of a node that begins its
+// line (a block mapping key), ok false when something precedes it.
+func (f *file) lineStart(n *yaml.Node) (line, indent int, ok bool) {
+	off := f.offset(n)
+	if off < 0 {
+		return 0, 0, false
+	}
+	line = n.Line - 1
+	for p := f.starts[line]; p < off; p++ {
+		if f.src[p] != ' ' {
+			return 0, 0, false
+		}
+	}
+	return line, off - f.starts[line], true
+}
+
+// itemStart is lineStart for a block sequence item: the line must be
+// nothing but indentation, "-" and the item. indent is the dash's.
+func (f *file) itemStart(n *yaml.Node) (line, indent int, ok bool) {
+	off := f.offset(n)
+	if off < 0 {
+		return 0, 0, false
+	}
+	line = n.Line - 1
+	p := off - 1
+	for p >= f.starts[line] && f.src[p] == ' ' {
+		p--
+	}
+	if p < f.starts[line] || f.src[p] != '-' || p == off-1 {
+		return 0, 0, false
+	}
+	for q := f.starts[line]; q < p; q++ {
+		if f.src[q] != ' ' {
+			return 0, 0, false
+		}
+	}
+	return line, p - f.starts[line], true
+}
+
+// blockEnd returns the last line of the block that starts on line start
+// with a key (or dash) at indent and has the value n: the last line of the
+// value's nodes, then every following line indented deeper than indent
+// (continuation lines, block scalars, comments inside the block), up to the
+// first line that is not. Blank lines count only when a deeper line follows:
+// trailing blank lines and comments at or left of indent belong to what
+// comes next.
+func (f *file) blockEnd(start, indent int, n *yaml.Node) int {
+	end := max(start, maxLine(n, 0)-1)
+	for i := end + 1; i < f.lines(); i++ {
+		t := f.text(i)
+		body := strings.TrimLeft(t, " ")
+		if strings.TrimSpace(body) == "" {
+			continue
+		}
+		// A tab before the content is not YAML indentation; treat the line
+		// as the block's end rather than guess.
+		if len(t)-len(body) <= indent || body[0] == '\t' {
+			break
+		}
+		end = i
+	}
+	return min(end, f.lines()-1)
+}
+
+func maxLine(n *yaml.Node, depth int) int {
+	if n == nil || depth > maxDepth {
+		return 0
+	}
+	m := n.Line
+	for _, c := range n.Content {
+		m = max(m, maxLine(c, depth+1))
+	}
+	return m
+}
+
+func blank(s string) bool { return strings.TrimSpace(s) == "" }
+
+// edit replaces src[start:end] with text.
+type edit struct {
+	start, end int
+	text       string
+}
+
+// applyEdits applies non-overlapping edits, all given as offsets in src.
+// An insertion at the offset where a replacement starts goes first, and
+// insertions at one offset keep their order.
+func applyEdits(src []byte, edits []edit) ([]byte, bool) {
+	es := slices.Clone(edits)
+	slices.SortStableFunc(es, func(a, b edit) int {
+		if a.start != b.start {
+			return a.start - b.start
+		}
+		return (a.end - a.start) - (b.end - b.start)
+	})
+	var out bytes.Buffer
+	pos := 0
+	for _, e := range es {
+		if e.start < pos || e.end < e.start || e.end > len(src) {
+			return nil, false
+		}
+		out.Write(src[pos:e.start])
+		out.WriteString(e.text)
+		pos = e.end
+	}
+	out.Write(src[pos:])
+	return out.Bytes(), true
+}
+
+// lineRange is the edit covering lines first..last (whole lines).
+func (f *file) lineRange(first, last int, text string) edit {
+	return edit{start: f.starts[first], end: f.starts[last+1], text: text}
+}
+
+// plainSafe lists the characters a plain scalar may be written with here:
+// enough for service names, image references, durations and sizes, and none
+// that mean something in flow collections or start YAML syntax.
+var plainSafe = regexp.MustCompile(`^[A-Za-z0-9_./][A-Za-z0-9_./:@+=-]*$`)
+
+// scalar writes s for a YAML value: plain when that reads back as the same
+// string, else double-quoted.
+func scalar(s string) string {
+	if plainSafe.MatchString(s) {
+		var v any
+		if yaml.Unmarshal([]byte(s), &v) == nil {
+			if got, ok := v.(string); ok && got == s {
+				return s
+			}
+		}
+	}
+	return quote(s)
+}
+
+// quote writes s as a JSON string, which is a valid YAML double-quoted
+// scalar (JSON's escapes are a subset of YAML's), unlike Go's quoting
+// (\x00, \a).
+func quote(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		return `""`
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// quoteAs writes s in the quoting style of the scalar it replaces, so a
+// renamed entry looks like its neighbours.
+func quoteAs(style yaml.Style, s string) string {
+	switch {
+	case style&yaml.DoubleQuotedStyle != 0:
+		return quote(s)
+	case style&yaml.SingleQuotedStyle != 0:
+		if strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f || r == utf8.RuneError }) {
+			return quote(s)
+		}
+		return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	default:
+		return scalar(s)
+	}
+}
+
+// scalarEnd returns the offset just past the source text of the one-line
+// scalar n that starts at off, -1 when its extent is not certain.
+func (f *file) scalarEnd(n *yaml.Node, off int) int {
+	end := f.starts[n.Line] // the end of n's line
+	if n.Anchor != "" || off >= end {
+		return -1
+	}
+	switch {
+	case n.Style&yaml.DoubleQuotedStyle != 0 && f.src[off] == '"':
+		for p := off + 1; p < end; p++ {
+			switch f.src[p] {
+			case '\\':
+				p++
+			case '"':
+				return p + 1
+			}
+		}
+	case n.Style&yaml.SingleQuotedStyle != 0 && f.src[off] == '\'':
+		for p := off + 1; p < end; p++ {
+			if f.src[p] == '\'' {
+				if p+1 < end && f.src[p+1] == '\'' {
+					p++
+					continue
+				}
+				return p + 1
+			}
+		}
+	case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0:
+		if v := n.Value; v != "" && !strings.ContainsAny(v, "\r\n") && off+len(v) <= end &&
+			string(f.src[off:off+len(v)]) == v {
+			return off + len(v)
+		}
+	}
+	return -1
+}
+
+// flowEntryEnd scans a flow collection's entry that starts at off and
+// returns the offset of the "," or closing bracket that ends it, -1 when
+// the text ends first.
+func (f *file) flowEntryEnd(off int) int {
+	depth := 0
+	src := f.src
+	for p := off; p < len(src); p++ {
+		switch c := src[p]; c {
+		case '"':
+			for p++; p < len(src) && src[p] != '"'; p++ {
+				if src[p] == '\\' {
+					p++
+				}
+			}
+		case '\'':
+			for p++; p < len(src); p++ {
+				if src[p] == '\'' {
+					if p+1 < len(src) && src[p+1] == '\'' {
+						p++
+						continue
+					}
+					break
+				}
+			}
+		case '#':
+			if p > 0 && (src[p-1] == ' ' || src[p-1] == '\t' || src[p-1] == '\n') {
+				for p < len(src) && src[p] != '\n' {
+					p++
+				}
+			}
+		case '[', '{':
+			depth++
+		case ']', '}':
+			if depth == 0 {
+				return p
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				return p
+			}
+		}
+	}
+	return -1
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// removeFlowEntry returns the edit that removes the flow collection entry
+// starting at off together with one separating comma.
+func (f *file) removeFlowEntry(off int) (edit, bool) {
+	stop := f.flowEntryEnd(off)
+	if stop < 0 {
+		return edit{}, false
+	}
+	if f.src[stop] == ',' {
+		next := stop + 1
+		for next < len(f.src) && (f.src[next] == ' ' || f.src[next] == '\t') {
+			next++
+		}
+		return edit{start: off, end: next}, true
+	}
+	// The last entry: take the comma before it instead, so "[a, b]" becomes
+	// "[a]" and not "[a, ]".
+	end := stop
+	for end > off && isSpace(f.src[end-1]) {
+		end--
+	}
+	comma := off - 1
+	for comma >= 0 && isSpace(f.src[comma]) {
+		comma--
+	}
+	if comma < 0 || f.src[comma] != ',' {
+		return edit{}, false
+	}
+	return edit{start: comma, end: end}, true
+}
+
+// mapGet finds key among a mapping's own keys; merged keys ("<<") do not
+// count, as they live elsewhere in the text.
+func mapGet(m *yaml.Node, key string) (k, v *yaml.Node) {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if c := m.Content[i]; c.Kind == yaml.ScalarNode && c.Value == key && c.Value != "<<" {
+			return c, m.Content[i+1]
+		}
+	}
+	return nil, nil
+}
+
+// lookup finds key in a mapping or in what it merges, for reading only.
+func lookup(m *yaml.Node, key string, depth int) *yaml.Node {
+	m = resolve(m)
+	if m == nil || m.Kind != yaml.MappingNode || depth > 100 {
+		return nil
+	}
+	if _, v := mapGet(m, key); v != nil {
+		return resolve(v)
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value != "<<" {
+			continue
+		}
+		src := resolve(m.Content[i+1])
+		if src == nil {
+			continue
+		}
+		list := []*yaml.Node{src}
+		if src.Kind == yaml.SequenceNode {
+			list = src.Content
+		}
+		for _, s := range list {
+			if v := lookup(s, key, depth+1); v != nil {
+				return v
+			}
+		}
+	}
+	return nil
+}
+
+// inMerge reports whether a mapping's merge keys ("<<") provide key, which
+// the mapping's own key hides.
+func inMerge(m *yaml.Node, key string) bool {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value != "<<" {
+			continue
+		}
+		fake := &yaml.Node{Kind: yaml.MappingNode, Content: m.Content[i : i+2]}
+		if lookup(fake, key, 0) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	if n != nil && n.Kind == yaml.AliasNode {
+		return nil
+	}
+	return n
+}
+
+func isFlow(n *yaml.Node) bool { return n.Style&yaml.FlowStyle != 0 }
+
+// service finds services.<name> as a block mapping this package can edit,
+// or says why not.
+func (f *file) service(name string) (svcs, key, val *yaml.Node, reason string) {
+	if f.root == nil || f.root.Kind != yaml.MappingNode {
+		return nil, nil, nil, "the file is not a compose file (its top level is not a mapping)"
+	}
+	_, svcs = mapGet(f.root, "services")
+	switch {
+	case svcs == nil:
+		return nil, nil, nil, "the file has no services"
+	case svcs.Kind == yaml.AliasNode:
+		return nil, nil, nil, "services is a YAML alias; edit the file by hand"
+	case svcs.Kind != yaml.MappingNode:
+		return nil, nil, nil, "the file has no services"
+	case isFlow(svcs):
+		return nil, nil, nil, "services is a flow mapping ({...}), which cannot be edited safely; edit the file by hand"
+	}
+	key, val = mapGet(svcs, name)
+	switch {
+	case key == nil && lookup(svcs, name, 0) != nil:
+		return nil, nil, nil, fmt.Sprintf("service %q comes from a YAML merge key (<<); edit the file by hand", name)
+	case key == nil:
+		return nil, nil, nil, fmt.Sprintf("service %q is not defined in this file", name)
+	case val.Kind == yaml.AliasNode:
+		return nil, nil, nil, fmt.Sprintf("service %q is a YAML alias (*%s); edit the file by hand", name, val.Value)
+	case val.Kind != yaml.MappingNode || len(val.Content) == 0:
+		return nil, nil, nil, fmt.Sprintf("service %q has no settings in this file", name)
+	case isFlow(val):
+		return nil, nil, nil, fmt.Sprintf("service %q is a flow mapping ({...}), which cannot be edited safely; edit the file by hand", name)
+	}
+	if _, _, ok := f.lineStart(key); !ok {
+		return nil, nil, nil, fmt.Sprintf("service %q does not start its line; edit the file by hand", name)
+	}
+	if f.aliased[svcs] || f.aliased[val] {
+		return nil, nil, nil, fmt.Sprintf("service %q is a YAML anchor that other parts of the file use, so editing it would change them too; edit the file by hand", name)
+	}
+	return svcs, key, val, ""
+}
+
+// verify checks that new differs from old exactly as expect says: both are
+// decoded, expect changes the old value, and the two must be equal. It is
+// the guard against text edits that meant one thing and did another.
+func verify(old, new []byte, expect func(root any) error) error {
+	var want, got any
+	if err := yaml.Unmarshal(old, &want); err != nil {
+		return err
+	}
+	if err := yaml.Unmarshal(new, &got); err != nil {
+		return fmt.Errorf("the result would not be valid YAML: %w", err)
+	}
+	if err := expect(want); err != nil {
+		return err
+	}
+	if !reflect.DeepEqual(want, got) {
+		return errors.New("the result would change more than intended")
+	}
+	return nil
+}
+
+// serviceMap is services.<name> of a decoded document.
+func serviceMap(root any, name string) (services, svc map[string]any, err error) {
+	r, ok := root.(map[string]any)
+	if !ok {
+		return nil, nil, errors.New("the top level is not a mapping")
+	}
+	services, ok = r["services"].(map[string]any)
+	if !ok {
+		return nil, nil, errors.New("services is not a mapping")
+	}
+	svc, ok = services[name].(map[string]any)
+	if !ok {
+		return nil, nil, fmt.Errorf("service %q is not a mapping", name)
+	}
+	return services, svc, nil
+}
