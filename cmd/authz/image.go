@@ -115,7 +115,7 @@ func runImage(cmd *cobra.Command, ref string, o imageOptions) error {
 	if err != nil {
 		return err
 	}
-	r := report(doc, facts)
+	r := newImageReport(doc, facts)
 	if indexErr != "" && r.Error == "" {
 		r.Error = indexErr
 	}
@@ -128,7 +128,7 @@ func runImage(cmd *cobra.Command, ref string, o imageOptions) error {
 	return nil
 }
 
-func report(doc input.Document, facts any) imageReport {
+func newImageReport(doc input.Document, facts any) imageReport {
 	lib, _ := facts.(map[string]any)
 	c, img := doc.Container, doc.Image
 	r := imageReport{

@@ -14,7 +14,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newRootCommand().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "authz:", err)
+		if err != errFindings { // the report already says it
+			fmt.Fprintln(os.Stderr, "authz:", err)
+		}
 		os.Exit(exitCode(err))
 	}
 }

@@ -44,7 +44,7 @@ network namespace.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
 	})
-	root.AddCommand(newServeCommand(), newImageCommand())
+	root.AddCommand(newServeCommand(), newImageCommand(), newCheckCommand())
 	return root
 }
 

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,6 +20,8 @@ type Result struct {
 	Cmd string
 	// Out is stdout and stderr interleaved, as a person would see them.
 	Out string
+	// Stdout is stdout alone, for output a test parses.
+	Stdout string
 	// ExitCode is the exit status, or -1 when the command did not exit
 	// normally (not started, killed at its deadline).
 	ExitCode int
@@ -65,8 +68,8 @@ func (r Runner) Run(timeout time.Duration, name string, args ...string) Result {
 	cmd.Env = mergeEnv(os.Environ(), r.Env)
 	cmd.Dir = r.Dir
 	cmd.Stdin = nil
-	var buf bytes.Buffer
-	cmd.Stdout = &buf
+	var buf, stdout bytes.Buffer
+	cmd.Stdout = io.MultiWriter(&buf, &stdout)
 	cmd.Stderr = &buf
 	// A child that inherited the output pipe (docker-compose forks helpers)
 	// must not keep Wait blocked after the deadline killed the command.
@@ -77,6 +80,7 @@ func (r Runner) Run(timeout time.Duration, name string, args ...string) Result {
 	res := Result{
 		Cmd:      shellQuote(name, args...),
 		Out:      buf.String(),
+		Stdout:   stdout.String(),
 		ExitCode: -1,
 		Err:      err,
 		Elapsed:  time.Since(start),

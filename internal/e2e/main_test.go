@@ -117,9 +117,15 @@ type Project struct {
 // repository root) and brings it down when the test ends.
 func newProject(t *testing.T, prefix, file string) Project {
 	t.Helper()
+	return newProjectAt(t, prefix, filepath.Join(suite.Root, file))
+}
+
+// newProjectAt is newProject for a compose file anywhere (a test's copy).
+func newProjectAt(t *testing.T, prefix, file string) Project {
+	t.Helper()
 	p := Project{
 		Name: "e2e" + prefix + randomHex(3),
-		File: filepath.Join(suite.Root, file),
+		File: file,
 	}
 	if _, err := os.Stat(p.File); err != nil {
 		t.Fatalf("compose file: %v", err)

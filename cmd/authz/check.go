@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/moby/moby/client"
+	"github.com/spf13/cobra"
+
+	"github.com/hardened-authz/hardened-authz/internal/check"
+	"github.com/hardened-authz/hardened-authz/internal/compose"
+	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
+	"github.com/hardened-authz/hardened-authz/internal/imagescan"
+	"github.com/hardened-authz/hardened-authz/internal/report"
+)
+
+type checkOptions struct {
+	files       []string
+	projectDir  string
+	envFiles    []string
+	profiles    []string
+	format      string
+	policyDirs  []string
+	dockerHost  string
+	scanTimeout time.Duration
+	fix         bool
+	diff        bool
+}
+
+// errFindings makes the command exit 1 once the report is written: the
+// check ran and found errors.
+var errFindings = errors.New("errors found")
+
+func newCheckCommand() *cobra.Command {
+	o := checkOptions{}
+	cmd := &cobra.Command{
+		Use:   "check [PATH]...",
+		Short: "Check compose projects with the plugin's policies",
+		Long: `Check compose projects with the same policies the plugin enforces at
+dockerd, before anything runs: healthchecks that cannot run in their image,
+sidecars that cannot do their job, services that wait for a healthcheck
+that can never pass.
+
+Projects load as docker compose loads them (override files, extends,
+include, .env and interpolation, profiles). Without -f and PATH, the
+project is found from the current directory as docker compose finds it.
+Each PATH is checked as its own project: a directory, or a compose file
+(compose.yaml and the like stand for the project of their directory, with
+its override file; any other file is loaded alone).
+
+Image facts come from the local Docker daemon when --docker-host is given
+or the default daemon answers and has the image (its files are indexed);
+otherwise from the name and the catalog. Each finding says which.
+
+Exit status: 0 no errors (warnings allowed), 1 at least one error,
+2 usage error or a project that does not load.`,
+		Example: `  authz check                          # the project in this directory
+  authz check -f compose.yaml -f compose.prod.yaml --profile debug
+  authz check --format sarif > authz.sarif
+  authz check --diff                   # show the fix
+  authz check --fix                    # apply it`,
+		RunE: func(cmd *cobra.Command, args []string) error { return runCheck(cmd, args, o) },
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.files, "file", "f", nil, "compose file, as docker compose -f (repeatable; later files override earlier ones)")
+	f.StringVar(&o.projectDir, "project-directory", "", "project directory (default: the first file's directory)")
+	f.StringArrayVar(&o.envFiles, "env-file", nil, "interpolation environment file (repeatable; default: the project's .env)")
+	f.StringArrayVar(&o.profiles, "profile", nil, "profile to enable (repeatable)")
+	f.StringVar(&o.format, "format", report.Formats[0], "output format: "+strings.Join(report.Formats, ", "))
+	f.StringArrayVar(&o.policyDirs, "policy", nil, "directory of policies laid over the embedded ones (repeatable)")
+	f.StringVar(&o.dockerHost, "docker-host", "", "daemon to take image facts from; it must answer (default: $DOCKER_HOST, else "+client.DefaultDockerHost+", when it answers)")
+	f.DurationVar(&o.scanTimeout, "scan-timeout", check.DefaultScanTimeout, "how long to wait for one image's file index")
+	f.BoolVar(&o.fix, "fix", false, "rewrite the compose files: move healthchecks that cannot run into sidecars and repoint depends_on")
+	f.BoolVar(&o.diff, "diff", false, "print the --fix changes as a unified diff and write nothing")
+	return cmd
+}
+
+func runCheck(cmd *cobra.Command, args []string, o checkOptions) error {
+	if !slices.Contains(report.Formats, o.format) {
+		return usageError{fmt.Errorf("--format %q: want one of %s", o.format, strings.Join(report.Formats, ", "))}
+	}
+	if o.fix && o.diff {
+		return usageError{errors.New("--fix and --diff: choose one (--diff only shows what --fix writes)")}
+	}
+	targets, err := checkTargets(args, o)
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	engine, err := newEngine(ctx, o.policyDirs)
+	if err != nil {
+		return usageError{err}
+	}
+	checker := &check.Checker{Engine: engine, ScanTimeout: o.scanTimeout}
+	closeDaemon, err := useDaemon(ctx, cmd.ErrOrStderr(), checker, o.dockerHost)
+	if err != nil {
+		return err
+	}
+	defer closeDaemon()
+
+	stderr := cmd.ErrOrStderr()
+	rep := check.Report{Findings: []check.Finding{}}
+	loadFailed := false
+	for _, t := range targets {
+		p, findings, err := checkProject(ctx, checker, t)
+		if err != nil {
+			fmt.Fprintln(stderr, "authz:", err)
+			loadFailed = true
+			continue
+		}
+		if o.fix || o.diff {
+			n, err := fixProject(cmd, p, findings, o.diff)
+			if err != nil {
+				fmt.Fprintln(stderr, "authz:", err)
+				loadFailed = true
+				continue
+			}
+			rep.Summary.Fixed += n
+			if o.fix && n > 0 {
+				// Report what is left in the rewritten files.
+				if p, findings, err = checkProject(ctx, checker, t); err != nil {
+					fmt.Fprintln(stderr, "authz: after --fix:", err)
+					loadFailed = true
+					continue
+				}
+			}
+		}
+		rep.Summary.Projects++
+		rep.Summary.Files += len(p.Files)
+		rep.Summary.Services += len(p.Model.Services)
+		rep.Findings = append(rep.Findings, findings...)
+	}
+	rep.Summary = check.Summarize(rep.Findings, rep.Summary)
+
+	if o.diff {
+		// stdout is the diff; say on stderr what the files still have.
+		fmt.Fprintf(stderr, "authz: %s before the fix; %s in the diff\n", plural(rep.Summary.Errors, "error"), plural(rep.Summary.Fixed, "fix action"))
+	} else {
+		wd, _ := os.Getwd()
+		opts := report.Options{Version: version, BaseDir: wd, Color: o.format == "text" && colorful(cmd.OutOrStdout())}
+		if err := report.Write(cmd.OutOrStdout(), o.format, rep, opts); err != nil {
+			return err
+		}
+	}
+	switch {
+	case loadFailed:
+		return usageError{errors.New("some projects could not be checked (see above)")}
+	case rep.Summary.Errors > 0:
+		return errFindings
+	}
+	return nil
+}
+
+// checkTarget is one project to load.
+type checkTarget struct {
+	opts compose.Options
+	name string // for messages: the path given
+}
+
+// checkTargets turns -f and PATH arguments into projects: -f files make
+// one project, as with docker compose; each PATH is a project of its own.
+func checkTargets(args []string, o checkOptions) ([]checkTarget, error) {
+	base := compose.Options{Files: o.files, ProjectDir: o.projectDir, EnvFiles: o.envFiles, Profiles: o.profiles}
+	if len(args) == 0 {
+		return []checkTarget{{opts: base, name: "."}}, nil
+	}
+	if len(o.files) > 0 || o.projectDir != "" {
+		return nil, usageError{errors.New("-f and --project-directory describe one project: give them without PATH arguments")}
+	}
+	var targets []checkTarget
+	seen := map[string]bool{}
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("%s: %w", a, err)}
+		}
+		t := checkTarget{opts: base, name: a}
+		switch {
+		case st.IsDir():
+			t.opts.ProjectDir = a
+		case isDefaultComposeFile(filepath.Base(a)):
+			// compose.yaml or its override: the project of the directory.
+			t.opts.ProjectDir = filepath.Dir(a)
+		default:
+			t.opts.Files = []string{a}
+		}
+		key := t.opts.ProjectDir + "\x00" + strings.Join(t.opts.Files, "\x00")
+		if abs, err := filepath.Abs(t.opts.ProjectDir); err == nil && len(t.opts.Files) == 0 {
+			key = abs
+		}
+		if !seen[key] {
+			seen[key] = true
+			targets = append(targets, t)
+		}
+	}
+	return targets, nil
+}
+
+// isDefaultComposeFile reports whether name is one docker compose finds by
+// itself: compose.yaml and the like, and their override files.
+func isDefaultComposeFile(name string) bool {
+	for _, d := range cli.DefaultFileNames {
+		if name == d {
+			return true
+		}
+	}
+	for _, d := range cli.DefaultOverrideFileNames {
+		if name == d {
+			return true
+		}
+	}
+	return false
+}
+
+func checkProject(ctx context.Context, c *check.Checker, t checkTarget) (*compose.Project, []check.Finding, error) {
+	p, err := compose.Load(ctx, t.opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	findings, err := c.Check(ctx, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, findings, nil
+}
+
+// useDaemon points the checker at a Docker daemon for image facts. An
+// explicit --docker-host must answer; the default one is used only when
+// it answers within a second, so a check without Docker stays fast.
+func useDaemon(ctx context.Context, stderr io.Writer, c *check.Checker, flag string) (func(), error) {
+	host := flag
+	if host == "" {
+		host = os.Getenv("DOCKER_HOST")
+	}
+	if host == "" {
+		host = client.DefaultDockerHost
+	}
+	if sock, ok := strings.CutPrefix(host, "unix://"); ok && flag == "" {
+		if _, err := os.Stat(sock); err != nil {
+			return func() {}, nil
+		}
+	}
+	cli, err := client.New(client.WithHost(host))
+	if err != nil {
+		if flag != "" {
+			return nil, usageError{fmt.Errorf("--docker-host %q: %w", host, err)}
+		}
+		return func() {}, nil
+	}
+	timeout := time.Second
+	if flag != "" {
+		timeout = 5 * time.Second
+	}
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if _, err := cli.Ping(pctx, client.PingOptions{}); err != nil {
+		cli.Close()
+		if flag != "" {
+			return nil, usageError{fmt.Errorf("the Docker daemon at %s does not answer (%v): start it, or drop --docker-host to check with the catalog alone", host, err)}
+		}
+		return func() {}, nil
+	}
+	c.Images = &imagefacts.DaemonInspector{Client: cli, Timeout: 10 * time.Second}
+	c.Index = imagescan.New(cli, "", nil)
+	return func() { cli.Close() }, nil
+}
+
+// colorful reports whether w is a terminal that wants colour.
+func colorful(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}

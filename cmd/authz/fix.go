@@ -1,0 +1,180 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hardened-authz/hardened-authz/internal/check"
+	"github.com/hardened-authz/hardened-authz/internal/compose"
+	"github.com/hardened-authz/hardened-authz/internal/composefix"
+	"github.com/hardened-authz/hardened-authz/internal/policy"
+)
+
+// fixProject applies the fix actions of findings to the project's files:
+// each action in the file its finding points at. Sidecars are added
+// first, so that a depends_on is only repointed to a service that exists
+// afterwards. With diff, the changes are printed as a unified diff and
+// nothing is written. It returns the number of actions applied.
+func fixProject(cmd *cobra.Command, p *compose.Project, findings []check.Finding, diff bool) (int, error) {
+	stderr := cmd.ErrOrStderr()
+	byFile := map[string][]policy.Action{}
+	var files []string
+	seen := map[string]bool{}
+	for _, f := range findings {
+		for _, a := range f.Fix.Actions {
+			key, _ := json.Marshal(a)
+			if seen[f.File+string(key)] {
+				continue
+			}
+			seen[f.File+string(key)] = true
+			if _, ok := byFile[f.File]; !ok {
+				files = append(files, f.File)
+			}
+			byFile[f.File] = append(byFile[f.File], a)
+		}
+	}
+	if len(files) == 0 {
+		return 0, nil
+	}
+
+	original := map[string][]byte{}
+	content := map[string][]byte{}
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return 0, fmt.Errorf("--fix: %w", err)
+		}
+		original[file], content[file] = b, b
+	}
+	exists := map[string]bool{}
+	for name := range p.Model.Services {
+		exists[name] = true
+	}
+	applied := 0
+	apply := func(file string, actions []policy.Action) error {
+		if len(actions) == 0 {
+			return nil
+		}
+		out, skipped, err := composefix.Apply(content[file], actions)
+		if err != nil {
+			return fmt.Errorf("--fix %s: %w", file, err)
+		}
+		content[file] = out
+		left := map[*policy.Action]bool{}
+		for i := range skipped {
+			if skipped[i].Reason != composefix.ReasonApplied {
+				fmt.Fprintf(stderr, "authz: %s: not fixed automatically: %s\n", displayPath(file), skipped[i].Reason)
+			}
+			for j := range actions {
+				if sameAction(actions[j], skipped[i].Action) {
+					left[&actions[j]] = true
+				}
+			}
+		}
+		for j := range actions {
+			if left[&actions[j]] {
+				continue
+			}
+			applied++
+			if actions[j].Op == policy.ActionAddSidecar {
+				exists[actions[j].Name] = true
+			}
+		}
+		return nil
+	}
+	// Phase 1: sidecars. Phase 2: depends_on, only towards services that
+	// exist now; the others stay for a reviewer, with the finding.
+	for _, file := range files {
+		if err := apply(file, filterActions(byFile[file], func(a policy.Action) bool { return a.Op != policy.ActionRepointDependsOn })); err != nil {
+			return 0, err
+		}
+	}
+	for _, file := range files {
+		repoints := filterActions(byFile[file], func(a policy.Action) bool { return a.Op == policy.ActionRepointDependsOn })
+		var ok []policy.Action
+		for _, a := range repoints {
+			if exists[a.To] {
+				ok = append(ok, a)
+			} else {
+				fmt.Fprintf(stderr, "authz: %s: not fixed automatically: service %q would wait for %q, which does not exist (add the sidecar first)\n", displayPath(file), a.Service, a.To)
+			}
+		}
+		if err := apply(file, ok); err != nil {
+			return 0, err
+		}
+	}
+
+	for _, file := range files {
+		if string(content[file]) == string(original[file]) {
+			continue
+		}
+		if diff {
+			fmt.Fprint(cmd.OutOrStdout(), composefix.Diff(displayPath(file), original[file], content[file]))
+			continue
+		}
+		if err := writeFileAtomic(file, content[file]); err != nil {
+			return 0, fmt.Errorf("--fix: %w", err)
+		}
+		fmt.Fprintf(stderr, "authz: fixed %s\n", displayPath(file))
+	}
+	return applied, nil
+}
+
+func filterActions(as []policy.Action, keep func(policy.Action) bool) []policy.Action {
+	var out []policy.Action
+	for _, a := range as {
+		if keep(a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func sameAction(a, b policy.Action) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+// writeFileAtomic replaces file with b through a temporary file in the same
+// directory, keeping its mode: an interrupted --fix never leaves half a
+// compose file.
+func writeFileAtomic(file string, b []byte) error {
+	st, err := os.Stat(file)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), file)
+}
+
+// displayPath is file relative to the working directory when under it.
+func displayPath(file string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return file
+	}
+	if rel, err := filepath.Rel(wd, file); err == nil && filepath.IsLocal(rel) {
+		return filepath.ToSlash(rel)
+	}
+	return file
+}
