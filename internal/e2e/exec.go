@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -68,9 +69,10 @@ func (r Runner) Run(timeout time.Duration, name string, args ...string) Result {
 	cmd.Env = mergeEnv(os.Environ(), r.Env)
 	cmd.Dir = r.Dir
 	cmd.Stdin = nil
-	var buf, stdout bytes.Buffer
-	cmd.Stdout = io.MultiWriter(&buf, &stdout)
-	cmd.Stderr = &buf
+	var stdout bytes.Buffer
+	buf := &lockedBuffer{}
+	cmd.Stdout = io.MultiWriter(buf, &stdout)
+	cmd.Stderr = buf
 	// A child that inherited the output pipe (docker-compose forks helpers)
 	// must not keep Wait blocked after the deadline killed the command.
 	cmd.WaitDelay = 5 * time.Second
@@ -90,6 +92,25 @@ func (r Runner) Run(timeout time.Duration, name string, args ...string) Result {
 		res.ExitCode = cmd.ProcessState.ExitCode()
 	}
 	return res
+}
+
+// lockedBuffer is the interleaved output: exec copies stdout and stderr in
+// two goroutines once they are different writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // shellQuote renders a command line that can be pasted into a shell.
