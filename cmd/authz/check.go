@@ -30,6 +30,8 @@ type checkOptions struct {
 	format      string
 	policyDirs  []string
 	dockerHost  string
+	noDaemon    bool
+	stateDir    string
 	scanTimeout time.Duration
 	fix         bool
 	diff        bool
@@ -77,6 +79,8 @@ Exit status: 0 no errors (warnings allowed), 1 at least one error,
 	f.StringVar(&o.format, "format", report.Formats[0], "output format: "+strings.Join(report.Formats, ", "))
 	f.StringArrayVar(&o.policyDirs, "policy", nil, "directory of policies laid over the embedded ones (repeatable)")
 	f.StringVar(&o.dockerHost, "docker-host", "", "daemon to take image facts from; it must answer (default: $DOCKER_HOST, else "+client.DefaultDockerHost+", when it answers)")
+	f.BoolVar(&o.noDaemon, "no-daemon", false, "never ask a Docker daemon: image facts from the name and the catalog alone (reproducible across machines)")
+	f.StringVar(&o.stateDir, "state-dir", "", "keep image indexes in this directory between runs (default: none, each run scans the daemon's images again)")
 	f.DurationVar(&o.scanTimeout, "scan-timeout", check.DefaultScanTimeout, "how long to wait for one image's file index")
 	f.BoolVar(&o.fix, "fix", false, "rewrite the compose files: move healthchecks that cannot run into sidecars and repoint depends_on")
 	f.BoolVar(&o.diff, "diff", false, "print the --fix changes as a unified diff and write nothing")
@@ -86,6 +90,9 @@ Exit status: 0 no errors (warnings allowed), 1 at least one error,
 func runCheck(cmd *cobra.Command, args []string, o checkOptions) error {
 	if !slices.Contains(report.Formats, o.format) {
 		return usageError{fmt.Errorf("--format %q: want one of %s", o.format, strings.Join(report.Formats, ", "))}
+	}
+	if o.noDaemon && o.dockerHost != "" {
+		return usageError{errors.New("--no-daemon and --docker-host: choose one")}
 	}
 	if o.fix && o.diff {
 		return usageError{errors.New("--fix and --diff: choose one (--diff only shows what --fix writes)")}
@@ -100,11 +107,13 @@ func runCheck(cmd *cobra.Command, args []string, o checkOptions) error {
 		return usageError{err}
 	}
 	checker := &check.Checker{Engine: engine, ScanTimeout: o.scanTimeout}
-	closeDaemon, err := useDaemon(ctx, cmd.ErrOrStderr(), checker, o.dockerHost)
-	if err != nil {
-		return err
+	if !o.noDaemon {
+		closeDaemon, err := useDaemon(ctx, checker, o.dockerHost, o.stateDir)
+		if err != nil {
+			return err
+		}
+		defer closeDaemon()
 	}
-	defer closeDaemon()
 
 	stderr := cmd.ErrOrStderr()
 	rep := check.Report{Findings: []check.Finding{}}
@@ -140,6 +149,10 @@ func runCheck(cmd *cobra.Command, args []string, o checkOptions) error {
 	}
 	rep.Summary = check.Summarize(rep.Findings, rep.Summary)
 
+	if loadFailed && rep.Summary.Projects == 0 {
+		// Nothing was checked: an empty report would read as a clean run.
+		return usageError{errors.New("no project could be checked (see above)")}
+	}
 	if o.diff {
 		// stdout is the diff; say on stderr what the files still have.
 		fmt.Fprintf(stderr, "authz: %s before the fix; %s in the diff\n", plural(rep.Summary.Errors, "error"), plural(rep.Summary.Fixed, "fix action"))
@@ -235,7 +248,7 @@ func checkProject(ctx context.Context, c *check.Checker, t checkTarget) (*compos
 // useDaemon points the checker at a Docker daemon for image facts. An
 // explicit --docker-host must answer; the default one is used only when
 // it answers within a second, so a check without Docker stays fast.
-func useDaemon(ctx context.Context, stderr io.Writer, c *check.Checker, flag string) (func(), error) {
+func useDaemon(ctx context.Context, c *check.Checker, flag, stateDir string) (func(), error) {
 	host := flag
 	if host == "" {
 		host = os.Getenv("DOCKER_HOST")
@@ -269,7 +282,7 @@ func useDaemon(ctx context.Context, stderr io.Writer, c *check.Checker, flag str
 		return func() {}, nil
 	}
 	c.Images = &imagefacts.DaemonInspector{Client: cli, Timeout: 10 * time.Second}
-	c.Index = imagescan.New(cli, "", nil)
+	c.Index = imagescan.New(cli, stateDir, nil)
 	return func() { cli.Close() }, nil
 }
 

@@ -250,6 +250,7 @@ func TestCheckUsageAndLoadErrors(t *testing.T) {
 		{"no compose file", []string{"check", empty}, "no compose file"},
 		{"broken yaml", []string{"check", broken}, filepath.Join(broken, "compose.yaml")},
 		{"bad policy dir", []string{"check", "--policy", filepath.Join(empty, "nope"), empty}, "nope"},
+		{"no-daemon with docker-host", []string{"check", "--no-daemon", "--docker-host", "unix:///x.sock", empty}, "choose one"},
 		{"unreachable daemon", []string{"check", "--docker-host", "unix://" + filepath.Join(empty, "d.sock"), filepath.Join("..", "..", "testdata", "seed", "problem")}, "does not answer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -260,7 +261,25 @@ func TestCheckUsageAndLoadErrors(t *testing.T) {
 			if !strings.Contains(stderr, tc.want) {
 				t.Errorf("stderr lacks %q:\n%s", tc.want, stderr)
 			}
+			// Nothing checked: no report that could pass for a clean run.
+			if stdout != "" {
+				t.Errorf("stdout is not empty:\n%s", stdout)
+			}
 		})
+	}
+}
+
+// One project that loads and one that does not: the report covers the
+// first, and the exit status says the second failed.
+func TestCheckPartialLoadFailure(t *testing.T) {
+	broken := t.TempDir()
+	os.WriteFile(filepath.Join(broken, "compose.yaml"), []byte("services: [\n"), 0o644)
+	stdout, stderr, code := run(t, "check", "--no-daemon", "--format", "json", filepath.Join("..", "..", "testdata", "seed", "problem"), broken)
+	if code != 2 || !strings.Contains(stderr, broken) {
+		t.Fatalf("exit %d, want 2 naming %s\n%s", code, broken, stderr)
+	}
+	if r := jsonReport(t, stdout); r.Summary.Projects != 1 || r.Summary.Errors != 1 {
+		t.Errorf("summary %+v", r.Summary)
 	}
 }
 

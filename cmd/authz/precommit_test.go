@@ -35,7 +35,7 @@ func TestPreCommitHook(t *testing.T) {
 	files := regexp.MustCompile(h.Files)
 	for name, want := range map[string]bool{
 		"compose.yaml": true, "compose.yml": true, "docker-compose.yml": true, "deploy/compose.override.yaml": true,
-		"docker-compose.prod.yaml": true, "mycompose.yaml": false, "compose.yaml.orig": false, "compose/app.json": false,
+		"docker-compose.override.yml": true, "docker-compose.prod.yaml": false, "mycompose.yaml": false, "compose.yaml.orig": false, "compose/app.json": false,
 	} {
 		if files.MatchString(name) != want {
 			t.Errorf("files pattern on %q: %v, want %v", name, !want, want)

@@ -50,7 +50,7 @@ func writeCompose(t *testing.T, content string) string {
 // the catalog and brings a HEALTHCHECK that runs curl, which the image does
 // not have. Only the local daemon can tell: with it, `authz check` reports
 // HA002 from the image's files (source "index"); without it, from the name
-// alone, it cannot, and says nothing.
+// alone (--no-daemon), it cannot, and says nothing.
 func TestCheckUsesTheDaemonsImages(t *testing.T) {
 	file := writeCompose(t, "services:\n  web:\n    image: "+ImageAcmeWeb+"\n")
 
@@ -64,8 +64,9 @@ func TestCheckUsesTheDaemonsImages(t *testing.T) {
 		t.Fatalf("want one HA002 on the inherited healthcheck from the image index, got %+v", r.Findings)
 	}
 
-	// No daemon: the catalog does not know acme/web.
-	off := Runner{Env: []string{"DOCKER_HOST=unix://" + filepath.Join(t.TempDir(), "none.sock")}}.Run(time.Minute, suite.Plugin.Bin, "check", "--format", "json", file)
+	// --no-daemon, though $DOCKER_HOST answers: the catalog does not know
+	// acme/web.
+	off := Runner{Env: []string{"DOCKER_HOST=" + suite.Daemon.Host()}}.Run(time.Minute, suite.Plugin.Bin, "check", "--no-daemon", "--format", "json", file)
 	t.Logf("%s", off)
 	if off.ExitCode != 0 || len(checkJSON(t, off).Findings) != 0 {
 		t.Fatalf("without a daemon: want exit 0 and no findings")
