@@ -26,15 +26,13 @@ func fixProject(cmd *cobra.Command, p *compose.Project, findings []check.Finding
 	seen := map[string]bool{}
 	for _, f := range findings {
 		for _, a := range f.Fix.Actions {
-			key, _ := json.Marshal(a)
-			if seen[f.File+string(key)] {
-				continue
+			if key := f.File + actionKey(a); !seen[key] {
+				seen[key] = true
+				if _, ok := byFile[f.File]; !ok {
+					files = append(files, f.File)
+				}
+				byFile[f.File] = append(byFile[f.File], a)
 			}
-			seen[f.File+string(key)] = true
-			if _, ok := byFile[f.File]; !ok {
-				files = append(files, f.File)
-			}
-			byFile[f.File] = append(byFile[f.File], a)
 		}
 	}
 	if len(files) == 0 {
@@ -64,24 +62,20 @@ func fixProject(cmd *cobra.Command, p *compose.Project, findings []check.Finding
 			return fmt.Errorf("--fix %s: %w", file, err)
 		}
 		content[file] = out
-		left := map[*policy.Action]bool{}
-		for i := range skipped {
-			if skipped[i].Reason != composefix.ReasonApplied {
-				fmt.Fprintf(stderr, "authz: %s: not fixed automatically: %s\n", displayPath(file), skipped[i].Reason)
+		left := map[string]bool{}
+		for _, sk := range skipped {
+			if sk.Reason != composefix.ReasonApplied {
+				fmt.Fprintf(stderr, "authz: %s: not fixed automatically: %s\n", displayPath(file), sk.Reason)
 			}
-			for j := range actions {
-				if sameAction(actions[j], skipped[i].Action) {
-					left[&actions[j]] = true
-				}
-			}
+			left[actionKey(sk.Action)] = true
 		}
-		for j := range actions {
-			if left[&actions[j]] {
+		for _, a := range actions {
+			if left[actionKey(a)] {
 				continue
 			}
 			applied++
-			if actions[j].Op == policy.ActionAddSidecar {
-				exists[actions[j].Name] = true
+			if a.Op == policy.ActionAddSidecar {
+				exists[a.Name] = true
 			}
 		}
 		return nil
@@ -134,10 +128,11 @@ func filterActions(as []policy.Action, keep func(policy.Action) bool) []policy.A
 	return out
 }
 
-func sameAction(a, b policy.Action) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return string(x) == string(y)
+// actionKey identifies an action: the same fix reached through two
+// findings is applied once.
+func actionKey(a policy.Action) string {
+	b, _ := json.Marshal(a)
+	return string(b)
 }
 
 // writeFileAtomic replaces file with b through a temporary file in the same
