@@ -4,6 +4,8 @@ import (
 	"os"
 
 	yaml "go.yaml.in/yaml/v4"
+
+	"github.com/hardened-authz/hardened-authz/internal/yamlnode"
 )
 
 // positions holds the YAML trees of a project's files, in load order.
@@ -65,8 +67,8 @@ func (p *Project) Locate(service string, keyPaths [][]string) (file string, line
 		}
 	}
 	for i := len(ps.roots) - 1; i >= 0; i-- {
-		_, services := lookupKey(ps.roots[i], "services")
-		if key, _ := lookupKey(services, service); key != nil {
+		_, services := yamlnode.Lookup(ps.roots[i], "services")
+		if key, _ := yamlnode.Lookup(services, service); key != nil {
 			return ps.files[i], key.Line, key.Column
 		}
 	}
@@ -75,8 +77,8 @@ func (p *Project) Locate(service string, keyPaths [][]string) (file string, line
 
 // serviceNode is services.<service> in one file's tree, nil when absent.
 func serviceNode(root *yaml.Node, service string) *yaml.Node {
-	_, services := lookupKey(root, "services")
-	_, svc := lookupKey(services, service)
+	_, services := yamlnode.Lookup(root, "services")
+	_, svc := yamlnode.Lookup(services, service)
 	return svc
 }
 
@@ -89,18 +91,18 @@ func find(node *yaml.Node, keyPath []string) *yaml.Node {
 	cur := node
 	for i, k := range keyPath {
 		last := i == len(keyPath)-1
-		cur = resolve(cur)
+		cur = yamlnode.Resolve(cur)
 		if cur == nil {
 			return nil
 		}
 		switch cur.Kind {
 		case yaml.MappingNode:
-			key, value := lookupKey(cur, k)
+			key, value := yamlnode.Lookup(cur, k)
 			if key == nil {
 				return nil
 			}
 			if last {
-				if v := resolve(value); v != nil && (v.Kind == yaml.SequenceNode || k == "test") {
+				if v := yamlnode.Resolve(value); v != nil && (v.Kind == yaml.SequenceNode || k == "test") {
 					return v
 				}
 				return key
@@ -111,7 +113,7 @@ func find(node *yaml.Node, keyPath []string) *yaml.Node {
 				return nil
 			}
 			for _, item := range cur.Content {
-				if it := resolve(item); it != nil && it.Kind == yaml.ScalarNode && it.Value == k {
+				if it := yamlnode.Resolve(item); it != nil && it.Kind == yaml.ScalarNode && it.Value == k {
 					return item
 				}
 			}
@@ -121,44 +123,4 @@ func find(node *yaml.Node, keyPath []string) *yaml.Node {
 		}
 	}
 	return nil
-}
-
-// lookupKey finds key in a mapping, then in the mappings it merges with
-// "<<" (compose files often share settings through x- anchors).
-func lookupKey(node *yaml.Node, key string) (k, v *yaml.Node) {
-	node = resolve(node)
-	if node == nil || node.Kind != yaml.MappingNode {
-		return nil, nil
-	}
-	for i := 0; i+1 < len(node.Content); i += 2 {
-		if node.Content[i].Value == key {
-			return node.Content[i], node.Content[i+1]
-		}
-	}
-	for i := 0; i+1 < len(node.Content); i += 2 {
-		if node.Content[i].Value != "<<" {
-			continue
-		}
-		merged := resolve(node.Content[i+1])
-		if merged == nil {
-			continue
-		}
-		sources := []*yaml.Node{merged}
-		if merged.Kind == yaml.SequenceNode {
-			sources = merged.Content
-		}
-		for _, s := range sources {
-			if k, v := lookupKey(s, key); k != nil {
-				return k, v
-			}
-		}
-	}
-	return nil, nil
-}
-
-func resolve(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	return n
 }

@@ -7,6 +7,7 @@ import (
 	yaml "go.yaml.in/yaml/v4"
 
 	"github.com/hardened-authz/hardened-authz/internal/policy"
+	"github.com/hardened-authz/hardened-authz/internal/yamlnode"
 )
 
 // repoint plans a repoint_depends_on action. The From entry is renamed in
@@ -21,9 +22,9 @@ func (f *file) repoint(a policy.Action) ([]edit, func(any) error, string) {
 	if reason != "" {
 		return nil, nil, reason
 	}
-	dk, dv := mapGet(sv, "depends_on")
+	dk, dv := yamlnode.Get(sv, "depends_on")
 	switch {
-	case dk == nil && lookup(sv, "depends_on", 0) != nil:
+	case dk == nil && lookup(sv, "depends_on") != nil:
 		return nil, nil, fmt.Sprintf("the depends_on of %q comes from a YAML anchor through a merge key (<<); edit the file by hand", a.Service)
 	case dk == nil:
 		return nil, nil, fmt.Sprintf("service %q has no depends_on in this file", a.Service)
@@ -61,7 +62,7 @@ func (f *file) repoint(a policy.Action) ([]edit, func(any) error, string) {
 	switch {
 	case from < 0 && to >= 0:
 		return nil, nil, ReasonApplied
-	case from < 0 && dv.Kind == yaml.MappingNode && lookup(dv, a.From, 0) != nil:
+	case from < 0 && dv.Kind == yaml.MappingNode && lookup(dv, a.From) != nil:
 		return nil, nil, fmt.Sprintf("the depends_on entry %q of %q comes from a YAML merge key (<<); edit the file by hand", a.From, a.Service)
 	case from < 0:
 		return nil, nil, fmt.Sprintf("service %q does not depend on %q in this file", a.Service, a.From)

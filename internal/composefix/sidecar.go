@@ -8,6 +8,7 @@ import (
 	yaml "go.yaml.in/yaml/v4"
 
 	"github.com/hardened-authz/hardened-authz/internal/policy"
+	"github.com/hardened-authz/hardened-authz/internal/yamlnode"
 )
 
 // What add_sidecar does with the app's own healthcheck.
@@ -50,21 +51,21 @@ func (f *file) addSidecar(a policy.Action) ([]edit, func(any) error, string) {
 	unit := childInd - svcInd
 
 	sidecarDone := false
-	if nk, nv := mapGet(svcs, a.Name); nk != nil {
-		nm := lookup(nv, "network_mode", 0)
+	if nk, nv := yamlnode.Get(svcs, a.Name); nk != nil {
+		nm := lookup(nv, "network_mode")
 		if nm == nil || nm.Kind != yaml.ScalarNode || nm.Value != "service:"+a.Service {
 			return nil, nil, fmt.Sprintf("a service named %q already exists and does not share the network of %q; choose another name", a.Name, a.Service)
 		}
 		sidecarDone = true
-	} else if lookup(svcs, a.Name, 0) != nil {
+	} else if lookup(svcs, a.Name) != nil {
 		return nil, nil, fmt.Sprintf("a service named %q already exists (from a YAML merge key); choose another name", a.Name)
 	}
 
 	var edits []edit
 	hcChange := ""
-	hk, hv := mapGet(sv, "healthcheck")
+	hk, hv := yamlnode.Get(sv, "healthcheck")
 	switch {
-	case hk == nil && lookup(sv, "healthcheck", 0) != nil:
+	case hk == nil && lookup(sv, "healthcheck") != nil:
 		return nil, nil, fmt.Sprintf("the healthcheck of %q comes from a YAML anchor through a merge key (<<), which cannot be edited here; edit the file by hand", a.Service)
 	case hk == nil && mode == hcRemove:
 		if sidecarDone {
@@ -91,7 +92,7 @@ func (f *file) addSidecar(a policy.Action) ([]edit, func(any) error, string) {
 		case mode == hcDisable:
 			edits = append(edits, f.lineRange(hLine, hEnd, f.disableText(hInd, unit)))
 			hcChange = hcDisable
-		case inMerge(sv, "healthcheck"):
+		case yamlnode.InMerge(sv, "healthcheck"):
 			return nil, nil, fmt.Sprintf("removing the healthcheck of %q would bring back the one it merges from a YAML anchor (<<); edit the file by hand", a.Service)
 		case len(sv.Content) == 2:
 			return nil, nil, fmt.Sprintf("removing the healthcheck would leave service %q empty; edit the file by hand", a.Service)
@@ -136,7 +137,7 @@ func (f *file) addSidecar(a policy.Action) ([]edit, func(any) error, string) {
 
 // disabled reports whether a healthcheck is already `disable: true`.
 func disabled(hc *yaml.Node) bool {
-	d := lookup(hc, "disable", 0)
+	d := lookup(hc, "disable")
 	return d != nil && d.Kind == yaml.ScalarNode && d.Tag == "!!bool" && strings.EqualFold(d.Value, "true")
 }
 

@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v4"
+
+	"github.com/hardened-authz/hardened-authz/internal/yamlnode"
 )
 
 // file is one compose file's text with its YAML tree, for locating edits.
@@ -410,76 +412,11 @@ func (f *file) removeFlowEntry(off int) (edit, bool) {
 	return edit{start: comma, end: end}, true
 }
 
-// mapGet finds key among a mapping's own keys; merged keys ("<<") do not
-// count, as they live elsewhere in the text.
-func mapGet(m *yaml.Node, key string) (k, v *yaml.Node) {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil, nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if c := m.Content[i]; c.Kind == yaml.ScalarNode && c.Value == key && c.Value != "<<" {
-			return c, m.Content[i+1]
-		}
-	}
-	return nil, nil
-}
-
-// lookup finds key in a mapping or in what it merges, for reading only.
-func lookup(m *yaml.Node, key string, depth int) *yaml.Node {
-	m = resolve(m)
-	if m == nil || m.Kind != yaml.MappingNode || depth > 100 {
-		return nil
-	}
-	if _, v := mapGet(m, key); v != nil {
-		return resolve(v)
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value != "<<" {
-			continue
-		}
-		src := resolve(m.Content[i+1])
-		if src == nil {
-			continue
-		}
-		list := []*yaml.Node{src}
-		if src.Kind == yaml.SequenceNode {
-			list = src.Content
-		}
-		for _, s := range list {
-			if v := lookup(s, key, depth+1); v != nil {
-				return v
-			}
-		}
-	}
-	return nil
-}
-
-// inMerge reports whether a mapping's merge keys ("<<") provide key, which
-// the mapping's own key hides.
-func inMerge(m *yaml.Node, key string) bool {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return false
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value != "<<" {
-			continue
-		}
-		fake := &yaml.Node{Kind: yaml.MappingNode, Content: m.Content[i : i+2]}
-		if lookup(fake, key, 0) != nil {
-			return true
-		}
-	}
-	return false
-}
-
-func resolve(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
-		n = n.Alias
-	}
-	if n != nil && n.Kind == yaml.AliasNode {
-		return nil
-	}
-	return n
+// lookup is the value of key in a mapping or in what it merges, aliases
+// followed: for reading only, as a merged key's text is elsewhere.
+func lookup(m *yaml.Node, key string) *yaml.Node {
+	_, v := yamlnode.Lookup(m, key)
+	return yamlnode.Resolve(v)
 }
 
 func isFlow(n *yaml.Node) bool { return n.Style&yaml.FlowStyle != 0 }
@@ -490,7 +427,7 @@ func (f *file) service(name string) (svcs, key, val *yaml.Node, reason string) {
 	if f.root == nil || f.root.Kind != yaml.MappingNode {
 		return nil, nil, nil, "the file is not a compose file (its top level is not a mapping)"
 	}
-	_, svcs = mapGet(f.root, "services")
+	_, svcs = yamlnode.Get(f.root, "services")
 	switch {
 	case svcs == nil:
 		return nil, nil, nil, "the file has no services"
@@ -501,9 +438,9 @@ func (f *file) service(name string) (svcs, key, val *yaml.Node, reason string) {
 	case isFlow(svcs):
 		return nil, nil, nil, "services is a flow mapping ({...}), which cannot be edited safely; edit the file by hand"
 	}
-	key, val = mapGet(svcs, name)
+	key, val = yamlnode.Get(svcs, name)
 	switch {
-	case key == nil && lookup(svcs, name, 0) != nil:
+	case key == nil && lookup(svcs, name) != nil:
 		return nil, nil, nil, fmt.Sprintf("service %q comes from a YAML merge key (<<); edit the file by hand", name)
 	case key == nil:
 		return nil, nil, nil, fmt.Sprintf("service %q is not defined in this file", name)
