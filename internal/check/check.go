@@ -1,9 +1,10 @@
 package check
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/hardened-authz/hardened-authz/internal/compose"
@@ -130,33 +131,46 @@ func newFinding(p *compose.Project, doc input.Document, v policy.Violation) Find
 	return f
 }
 
-// Sort orders findings by file, line, column, rule and service: the order
-// a reader walks a file in, and a stable one for diffs of the output.
-func Sort(fs []Finding) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
-		switch {
-		case a.File != b.File:
-			return a.File < b.File
-		case a.Line != b.Line:
-			return a.Line < b.Line
-		case a.Column != b.Column:
-			return a.Column < b.Column
-		case a.Rule != b.Rule:
-			return a.Rule < b.Rule
-		}
-		return a.Service < b.Service
-	})
+// Compare orders findings as a reader walks the files: by file (project
+// for findings without one), line, column, rule and service; the last
+// fields only break ties, so that the order is total and every report of
+// the same findings is the same bytes.
+func Compare(a, b Finding) int {
+	return cmp.Or(
+		cmp.Compare(a.File, b.File),
+		cmp.Compare(a.Project, b.Project),
+		cmp.Compare(a.Line, b.Line),
+		cmp.Compare(a.Column, b.Column),
+		cmp.Compare(a.Rule, b.Rule),
+		cmp.Compare(a.Service, b.Service),
+		cmp.Compare(a.Severity, b.Severity),
+		cmp.Compare(a.Message, b.Message),
+		cmp.Compare(a.Image, b.Image),
+	)
 }
 
-// Summarize counts findings by severity.
-func Summarize(fs []Finding, s Summary) Summary {
+// Sort sorts findings in Compare's order.
+func Sort(fs []Finding) { slices.SortStableFunc(fs, Compare) }
+
+// IsWarning reports whether a finding is only a warning. Any other
+// severity counts as an error: a finding of unknown weight should fail a
+// build rather than slip through it.
+func (f Finding) IsWarning() bool { return f.Severity == SeverityWarning }
+
+// Count tallies findings by severity.
+func Count(fs []Finding) (errors, warnings int) {
 	for _, f := range fs {
-		if f.Severity == SeverityWarning {
-			s.Warnings++
+		if f.IsWarning() {
+			warnings++
 		} else {
-			s.Errors++
+			errors++
 		}
 	}
+	return errors, warnings
+}
+
+// Summarize is s with the findings' counts by severity.
+func Summarize(fs []Finding, s Summary) Summary {
+	s.Errors, s.Warnings = Count(fs)
 	return s
 }

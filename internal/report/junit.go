@@ -63,7 +63,7 @@ func writeJUnit(buf *bytes.Buffer, r check.Report, p paths) error {
 				Name:      xmlText(strings.TrimSpace(f.Rule + " " + f.Service)),
 				Classname: s.Name,
 			}
-			if isWarning(f) {
+			if f.IsWarning() {
 				c.SystemOut = &junitText{xmlText(level(f) + ": " + details(f))}
 			} else {
 				c.Failure = &junitFailure{

@@ -10,7 +10,6 @@ package report
 
 import (
 	"bytes"
-	"cmp"
 	"fmt"
 	"io"
 	"net/url"
@@ -71,55 +70,20 @@ func Write(w io.Writer, format string, r check.Report, o Options) error {
 	return err
 }
 
-// sorted returns a sorted copy of fs: the caller's slice may be shared
-// with other renderings, so it is left untouched. Project follows File so
-// that file-less findings of one project stay together; the fields after
-// Service only break ties, to make the order total.
+// sorted returns a copy of fs in check.Compare's order: the caller's slice
+// may be shared with other renderings, so it is left untouched.
 func sorted(fs []check.Finding) []check.Finding {
 	out := slices.Clone(fs)
-	slices.SortStableFunc(out, func(a, b check.Finding) int {
-		return cmp.Or(
-			cmp.Compare(a.File, b.File),
-			cmp.Compare(a.Project, b.Project),
-			cmp.Compare(a.Line, b.Line),
-			cmp.Compare(a.Column, b.Column),
-			cmp.Compare(a.Rule, b.Rule),
-			cmp.Compare(a.Service, b.Service),
-			cmp.Compare(a.Severity, b.Severity),
-			cmp.Compare(a.Message, b.Message),
-			cmp.Compare(a.Image, b.Image),
-		)
-	})
+	check.Sort(out)
 	return out
 }
 
-// isWarning reports whether a finding is only a warning. Any other
-// severity counts as an error: a finding of unknown weight should fail a
-// build rather than slip through it.
-func isWarning(f check.Finding) bool {
-	return f.Severity == check.SeverityWarning
-}
-
-// level is the severity word every format uses, normalised by isWarning.
+// level is the severity word every format uses, normalised by IsWarning.
 func level(f check.Finding) string {
-	if isWarning(f) {
+	if f.IsWarning() {
 		return check.SeverityWarning
 	}
 	return check.SeverityError
-}
-
-// counts tallies the findings actually rendered, rather than trusting
-// Summary's counts, so a report never says "no problems" above a list of
-// problems.
-func counts(fs []check.Finding) (errors, warnings int) {
-	for _, f := range fs {
-		if isWarning(f) {
-			warnings++
-		} else {
-			errors++
-		}
-	}
-	return errors, warnings
 }
 
 // messageWithFix is the one-paragraph form of a finding for formats with a

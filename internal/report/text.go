@@ -43,7 +43,7 @@ func writeText(buf *bytes.Buffer, r check.Report, p paths, color bool) {
 		buf.WriteByte('\n')
 		for _, f := range g.findings {
 			sev := fmt.Sprintf("%-7s", level(f))
-			if isWarning(f) {
+			if f.IsWarning() {
 				sev = paint(sgrYellow, sev)
 			} else {
 				sev = paint(sgrRed, sev)
@@ -96,7 +96,9 @@ func position(f check.Finding) string {
 // summaryLine is the last line of the text report, the one a person reads
 // first.
 func summaryLine(r check.Report) string {
-	errs, warns := counts(r.Findings)
+	// Counted from the findings shown, not taken from Summary, so the line
+	// never says "no problems" under a list of problems.
+	errs, warns := check.Count(r.Findings)
 	s := r.Summary
 	var head string
 	switch {
