@@ -12,6 +12,7 @@ import (
 	"github.com/hardened-authz/hardened-authz/internal/compose"
 	"github.com/hardened-authz/hardened-authz/internal/composefix"
 	"github.com/hardened-authz/hardened-authz/internal/policy"
+	"github.com/hardened-authz/hardened-authz/internal/report"
 )
 
 // fixProject applies the fix actions of findings to the project's files:
@@ -21,6 +22,8 @@ import (
 // nothing is written. It returns the number of actions applied.
 func fixProject(cmd *cobra.Command, p *compose.Project, findings []check.Finding, diff bool) (int, error) {
 	stderr := cmd.ErrOrStderr()
+	wd, _ := os.Getwd()
+	name := func(file string) string { return report.RelPath(wd, file) }
 	byFile := map[string][]policy.Action{}
 	var files []string
 	seen := map[string]bool{}
@@ -65,7 +68,7 @@ func fixProject(cmd *cobra.Command, p *compose.Project, findings []check.Finding
 		left := map[string]bool{}
 		for _, sk := range skipped {
 			if sk.Reason != composefix.ReasonApplied {
-				fmt.Fprintf(stderr, "authz: %s: not fixed automatically: %s\n", displayPath(file), sk.Reason)
+				fmt.Fprintf(stderr, "authz: %s: not fixed automatically: %s\n", name(file), sk.Reason)
 			}
 			left[actionKey(sk.Action)] = true
 		}
@@ -94,7 +97,7 @@ func fixProject(cmd *cobra.Command, p *compose.Project, findings []check.Finding
 			if exists[a.To] {
 				ok = append(ok, a)
 			} else {
-				fmt.Fprintf(stderr, "authz: %s: not fixed automatically: service %q would wait for %q, which does not exist (add the sidecar first)\n", displayPath(file), a.Service, a.To)
+				fmt.Fprintf(stderr, "authz: %s: not fixed automatically: service %q would wait for %q, which does not exist (add the sidecar first)\n", name(file), a.Service, a.To)
 			}
 		}
 		if err := apply(file, ok); err != nil {
@@ -107,13 +110,13 @@ func fixProject(cmd *cobra.Command, p *compose.Project, findings []check.Finding
 			continue
 		}
 		if diff {
-			fmt.Fprint(cmd.OutOrStdout(), composefix.Diff(displayPath(file), original[file], content[file]))
+			fmt.Fprint(cmd.OutOrStdout(), composefix.Diff(name(file), original[file], content[file]))
 			continue
 		}
 		if err := writeFileAtomic(file, content[file]); err != nil {
 			return 0, fmt.Errorf("--fix: %w", err)
 		}
-		fmt.Fprintf(stderr, "authz: fixed %s\n", displayPath(file))
+		fmt.Fprintf(stderr, "authz: fixed %s\n", name(file))
 	}
 	return applied, nil
 }
@@ -160,16 +163,4 @@ func writeFileAtomic(file string, b []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), file)
-}
-
-// displayPath is file relative to the working directory when under it.
-func displayPath(file string) string {
-	wd, err := os.Getwd()
-	if err != nil {
-		return file
-	}
-	if rel, err := filepath.Rel(wd, file); err == nil && filepath.IsLocal(rel) {
-		return filepath.ToSlash(rel)
-	}
-	return file
 }

@@ -136,6 +136,11 @@ func (p paths) rel(file string) (string, bool) {
 	return filepath.ToSlash(r), true
 }
 
+// RelPath is file as every report names it: relative to base, with forward
+// slashes, when it is under base; as given otherwise. Messages about a
+// file outside a report (those of --fix) use it to name files the same way.
+func RelPath(base, file string) string { return newPaths(base).display(file) }
+
 // display is the name a person or a CI annotation sees.
 func (p paths) display(file string) string {
 	r, _ := p.rel(file)

@@ -240,3 +240,15 @@ func TestPascal(t *testing.T) {
 		}
 	}
 }
+
+func TestRelPath(t *testing.T) {
+	for _, tc := range [][3]string{
+		{"/src", "/src/app/compose.yaml", "app/compose.yaml"},
+		{"/src", "/srcx/compose.yaml", "/srcx/compose.yaml"},
+		{"/src", "/other/compose.yaml", "/other/compose.yaml"},
+	} {
+		if got := RelPath(tc[0], tc[1]); got != tc[2] {
+			t.Errorf("RelPath(%q, %q) = %q, want %q", tc[0], tc[1], got, tc[2])
+		}
+	}
+}
