@@ -155,21 +155,6 @@ func (p *Project) Services() []string {
 	return names
 }
 
-// Documents returns one policy input document per service, sorted by
-// service name, with image facts from the name alone (source "catalog"):
-// entrypoint and command are the service's own and the healthcheck is the
-// service's alone. It is normalized exactly as the dockerd path normalizes
-// a create request's.
-func (p *Project) Documents() []input.Document {
-	names := p.Services()
-	docs := make([]input.Document, 0, len(names))
-	for _, name := range names {
-		s := p.Model.Services[name]
-		docs = append(docs, p.Document(name, imagefacts.Named(s.Image)))
-	}
-	return docs
-}
-
 // Document builds a service's document through input.WithCreate, as if
 // docker compose had sent the service's create request for an image with
 // facts img: the image's entrypoint, command, environment and healthcheck

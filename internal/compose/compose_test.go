@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/input"
 )
 
@@ -37,10 +38,20 @@ func write(t *testing.T, files map[string]string) string {
 	return dir
 }
 
+// documents builds every service's document, sorted by service, with the
+// image facts its name gives (what `authz check` has without a daemon).
+func documents(p *Project) []input.Document {
+	var docs []input.Document
+	for _, name := range p.Services() {
+		docs = append(docs, p.Document(name, imagefacts.Named(p.Model.Services[name].Image)))
+	}
+	return docs
+}
+
 func docs(t *testing.T, p *Project) map[string]input.Document {
 	t.Helper()
 	m := map[string]input.Document{}
-	for _, d := range p.Documents() {
+	for _, d := range documents(p) {
 		if d.Source != input.SourceCompose || d.Action != input.ActionContainerCreate || d.Request != nil {
 			t.Errorf("%s: source %q action %q request %v", d.Container.Name, d.Source, d.Action, d.Request)
 		}

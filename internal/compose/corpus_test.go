@@ -37,7 +37,7 @@ func TestCorpusLoads(t *testing.T) {
 			t.Errorf("%s: %v", filepath.Base(dir), err)
 			continue
 		}
-		docs := p.Documents()
+		docs := documents(p)
 		if len(docs) != len(p.Model.Services) || len(docs) == 0 {
 			t.Errorf("%s: %d documents for %d services", filepath.Base(dir), len(docs), len(p.Model.Services))
 		}
@@ -64,7 +64,7 @@ func BenchmarkCorpus(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			for _, d := range p.Documents() {
+			for _, d := range documents(p) {
 				d.Value()
 			}
 		}
