@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hardened-authz/hardened-authz/internal/atomicfile"
 	"github.com/hardened-authz/hardened-authz/internal/check"
 	"github.com/hardened-authz/hardened-authz/internal/compose"
 	"github.com/hardened-authz/hardened-authz/internal/composefix"
@@ -113,7 +113,13 @@ func fixProject(cmd *cobra.Command, p *compose.Project, findings []check.Finding
 			fmt.Fprint(cmd.OutOrStdout(), composefix.Diff(name(file), original[file], content[file]))
 			continue
 		}
-		if err := writeFileAtomic(file, content[file]); err != nil {
+		// Atomic and with the file's own mode: an interrupted --fix never
+		// leaves half a compose file.
+		st, err := os.Stat(file)
+		if err == nil {
+			err = atomicfile.Write(file, content[file], st.Mode().Perm())
+		}
+		if err != nil {
 			return 0, fmt.Errorf("--fix: %w", err)
 		}
 		fmt.Fprintf(stderr, "authz: fixed %s\n", name(file))
@@ -136,31 +142,4 @@ func filterActions(as []policy.Action, keep func(policy.Action) bool) []policy.A
 func actionKey(a policy.Action) string {
 	b, _ := json.Marshal(a)
 	return string(b)
-}
-
-// writeFileAtomic replaces file with b through a temporary file in the same
-// directory, keeping its mode: an interrupted --fix never leaves half a
-// compose file.
-func writeFileAtomic(file string, b []byte) error {
-	st, err := os.Stat(file)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), file)
 }

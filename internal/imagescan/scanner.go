@@ -19,6 +19,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/hardened-authz/hardened-authz/internal/atomicfile"
 	"github.com/hardened-authz/hardened-authz/internal/imageindex"
 )
 
@@ -241,7 +242,8 @@ func (s *Scanner) readDisk(id string) (map[string]imageindex.Entry, error) {
 	return d.Entries, nil
 }
 
-// writeDisk writes atomically: a reader never sees half a file.
+// writeDisk writes atomically: a reader never sees half a file, and the
+// cache is private to the plugin (0600).
 func (s *Scanner) writeDisk(id string, entries map[string]imageindex.Entry) error {
 	if s.stateDir == "" {
 		return nil
@@ -254,17 +256,5 @@ func (s *Scanner) writeDisk(id string, entries map[string]imageindex.Entry) erro
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".scan-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(raw); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), s.file(id))
+	return atomicfile.Write(s.file(id), raw, 0o600)
 }
