@@ -42,7 +42,7 @@ type Checker struct {
 
 // Check evaluates every service of p, each as the document the plugin
 // would build for its create request plus the whole project, and returns
-// the findings sorted by file, line, column and rule. An error means the
+// the findings in Compare's order. An error means the
 // policies could not decide (a broken --policy file), not that a service
 // is wrong.
 func (c *Checker) Check(ctx context.Context, p *compose.Project) ([]Finding, error) {
