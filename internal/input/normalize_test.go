@@ -8,11 +8,9 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
-	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/hardened-authz/hardened-authz/internal/createreq"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
-	"github.com/hardened-authz/hardened-authz/internal/netns"
 	"github.com/hardened-authz/hardened-authz/internal/route"
 )
 
@@ -199,67 +197,6 @@ func TestDocumentEncodesListsAsArrays(t *testing.T) {
 	for _, field := range []string{`"commands":[]`, `"entrypoint":[]`, `"command":[]`, `"test":[]`, `"args":[]`, `"shell":[]`, `"ports":[]`, `"labels":{}`} {
 		if !strings.Contains(string(raw), field) {
 			t.Errorf("encoded document lacks %s: %s", field, raw)
-		}
-	}
-}
-
-func TestPluginDocument(t *testing.T) {
-	d := ForRequest(route.Parse("POST", "/v1.41/plugins/hardened-authz:latest/disable"), Caller{}, "hardened-authz")
-	if d.Action != "plugin.disable" || d.Plugin == nil || d.Plugin.Name != "hardened-authz:latest" || d.Container != nil {
-		t.Errorf("document = %+v", d)
-	}
-}
-
-// The direct Rego value must say exactly what the documented JSON says.
-func TestValueMatchesJSON(t *testing.T) {
-	img := imagefacts.Named("dhi.io/node:25")
-	img.Source, img.Found, img.ID, img.Err = imagefacts.SourceDaemon, true, "sha256:x", "e"
-	img.Labels = map[string]string{"b": "2", "a": "1"}
-	img.Healthcheck = &container.HealthConfig{Test: []string{"CMD-SHELL", "curl -f http://localhost/ | grep ok"}, Retries: 3}
-	docs := []Document{
-		build(t, `{"Image":"dhi.io/node:25","Env":["PATH=/x"],"Labels":{"com.docker.compose.project":"p","com.docker.compose.service":"s"},
-			"HostConfig":{"NetworkMode":"container:abc","Memory":1048576,"PortBindings":{"80/tcp":[{"HostPort":"8080"}]}}}`, img).
-			WithNetworkTarget(netns.Target{Found: true, ID: "abc", Name: "p-app-1", Image: "dhi.io/node:25", Running: true, Labels: map[string]string{LabelComposeProject: "p", LabelComposeService: "app"}}),
-		build(t, `{"Image":"x","HostConfig":{"NetworkMode":"container:gone"}}`, imagefacts.Named("x")).
-			WithNetworkTarget(netns.Target{Err: "no such container"}),
-		build(t, `{"Image":"x","Healthcheck":{"Test":["CMD","curl","http://localhost:3000/"]}}`, imagefacts.Named("x")).
-			WithProbeApp(netns.Target{Found: true, Name: "web", Labels: map[string]string{LabelComposeProject: "p", LabelComposeService: "web"}}),
-		build(t, `{"Image":"x"}`, imagefacts.Named("x")),
-		ForRequest(route.Parse("DELETE", "/v1.41/plugins/a/b:1?force=1&force=2"), Caller{User: "cn", AuthMethod: "TLS"}, "hardened-authz"),
-	}
-	// A compose service with depends_on, inside its project.
-	web := build(t, `{"Image":"x","Labels":{"com.docker.compose.project":"p","com.docker.compose.service":"web"}}`, imagefacts.Named("x"))
-	web.Container.Compose.DependsOn = map[string]Dependency{"db": {Condition: "service_healthy", Required: true}, "api": {Condition: "service_started"}}
-	project := NewProject("p", map[string]Document{"web": web, "db": docs[3]})
-	withProject := web
-	withProject.Project = project
-	// Built without NewProject, the value is the same.
-	bare := web
-	bare.Project = &Project{Name: "p", Services: project.Services}
-	docs = append(docs, web, withProject, bare)
-	for _, d := range docs {
-		want, err := ast.InterfaceToValue(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := d.Value(); got.Compare(want) != 0 {
-			t.Errorf("Value() differs from the JSON encoding:\n got  %v\n want %v", got, want)
-		}
-	}
-}
-
-func TestLocalProbePort(t *testing.T) {
-	for u, want := range map[string]string{
-		"http://localhost:3000/health": "3000",
-		"http://127.0.0.1/":            "80",
-		"https://[::1]/":               "443",
-		"http://app:3000/":             "",
-		"http://localhost.example/":    "",
-		"":                             "",
-	} {
-		c := &Container{Healthcheck: Healthcheck{ProbeURL: u}}
-		if got := c.LocalProbePort(); got != want {
-			t.Errorf("LocalProbePort(%q) = %q, want %q", u, got, want)
 		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/moby/moby/api/types/container"
 
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
-	"github.com/hardened-authz/hardened-authz/internal/route"
 )
 
 // Compose labels that identify a container's project and service.
@@ -21,39 +20,11 @@ const (
 // image sets one (the value runc and dockerd use).
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// Caller is what the authz protocol says about who made the request.
-type Caller struct {
-	User       string
-	AuthMethod string
-	UserAgent  string
-}
-
-// ForRequest starts a dockerd document for a routed request. It carries no
-// container: use WithCreate for container creates.
-func ForRequest(rt route.Route, c Caller, pluginName string) Document {
-	d := Document{
-		Source: SourceDockerd,
-		Action: rt.Kind.String(),
-		Authz:  Authz{PluginName: pluginName},
-		Request: &Request{
-			Method:     rt.Method,
-			Path:       rt.Path,
-			APIVersion: rt.APIVersion,
-			Query:      rt.Query,
-			User:       c.User,
-			AuthMethod: c.AuthMethod,
-			UserAgent:  c.UserAgent,
-		},
-	}
-	if rt.Kind == route.Plugin {
-		d.Action = actionPluginPrefix + rt.PluginVerb
-		d.Plugin = &Plugin{Name: rt.PluginName}
-	}
-	return d
-}
-
 // WithCreate adds the container a create request describes, merged with its
 // image's configuration the way dockerd merges them, and the image facts.
+// authz check turns each compose service into a create request that comes
+// through here too, so a service and its dockerd create read the same to a
+// rule.
 func (d Document) WithCreate(name string, req *container.CreateRequest, img imagefacts.Facts) Document {
 	cfg, host := req.Config, req.HostConfig
 	c := &Container{
