@@ -9,6 +9,9 @@
 // action means; an edit that would change anything else (because of anchors,
 // unusual formatting, ...) is not made, and the action is reported as
 // skipped instead.
+//
+// Apply edits one file; Plan applies the fixes of a whole project's
+// findings across its files, in the order that keeps the project valid.
 package composefix
 
 import (

@@ -813,26 +813,27 @@ func TestApply(t *testing.T) {
 			}
 
 			if !tc.noCompose {
-				loadCompose(t, out)
+				loadCompose(t, writeFile(t, t.TempDir(), "compose.yaml", string(out)))
 			}
 		})
 	}
 }
 
-// loadCompose proves that compose itself accepts the fixed file.
-func loadCompose(t *testing.T, content []byte) {
+// loadCompose proves that compose itself accepts the fixed files, as one
+// project in the order given.
+func loadCompose(t *testing.T, paths ...string) {
 	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "compose.yaml")
-	if err := os.WriteFile(path, content, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	opts, err := cli.NewProjectOptions([]string{path},
-		cli.WithWorkingDirectory(dir), cli.WithoutEnvironmentResolution, cli.WithName("fixtest"))
+	opts, err := cli.NewProjectOptions(paths,
+		cli.WithWorkingDirectory(filepath.Dir(paths[0])), cli.WithoutEnvironmentResolution, cli.WithName("fixtest"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := opts.LoadProject(context.Background()); err != nil {
+		var content []byte
+		for _, p := range paths {
+			b, _ := os.ReadFile(p)
+			content = append(content, b...)
+		}
 		t.Errorf("compose rejects the result: %v\n%s", err, content)
 	}
 }
