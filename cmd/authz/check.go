@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/moby/moby/client"
@@ -17,24 +16,25 @@ import (
 
 	"github.com/hardened-authz/hardened-authz/internal/check"
 	"github.com/hardened-authz/hardened-authz/internal/compose"
+	"github.com/hardened-authz/hardened-authz/internal/dockerhost"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/imagescan"
 	"github.com/hardened-authz/hardened-authz/internal/report"
 )
 
 type checkOptions struct {
-	files       []string
-	projectDir  string
-	envFiles    []string
-	profiles    []string
-	format      string
-	policyDirs  []string
-	dockerHost  string
-	noDaemon    bool
-	stateDir    string
-	scanTimeout time.Duration
-	fix         bool
-	diff        bool
+	files      []string
+	projectDir string
+	envFiles   []string
+	profiles   []string
+	format     string
+	policyDirs []string
+	dockerHost string
+	noDaemon   bool
+	stateDir   string
+	deadlines  imagefacts.Deadlines
+	fix        bool
+	diff       bool
 }
 
 // errFindings makes the command exit 1 once the report is written: the
@@ -81,7 +81,8 @@ Exit status: 0 no errors (warnings allowed), 1 at least one error,
 	f.StringVar(&o.dockerHost, "docker-host", "", "daemon to take image facts from; it must answer (default: $DOCKER_HOST, else "+client.DefaultDockerHost+", when it answers)")
 	f.BoolVar(&o.noDaemon, "no-daemon", false, "never ask a Docker daemon: image facts from the name and the catalog alone (reproducible across machines)")
 	f.StringVar(&o.stateDir, "state-dir", "", "keep image indexes in this directory between runs (default: none, each run scans the daemon's images again)")
-	f.DurationVar(&o.scanTimeout, "scan-timeout", check.DefaultScanTimeout, "how long to wait for one image's file index")
+	f.DurationVar(&o.deadlines.Daemon, "daemon-timeout", imagefacts.ToolDeadlines.Daemon, "deadline for one call to the daemon (image inspect)")
+	f.DurationVar(&o.deadlines.Scan, "scan-timeout", imagefacts.ToolDeadlines.Scan, "how long to wait for one image's file index")
 	f.BoolVar(&o.fix, "fix", false, "rewrite the compose files: move healthchecks that cannot run into sidecars and repoint depends_on")
 	f.BoolVar(&o.diff, "diff", false, "print the --fix changes as a unified diff and write nothing")
 	return cmd
@@ -97,6 +98,9 @@ func runCheck(cmd *cobra.Command, args []string, o checkOptions) error {
 	if o.fix && o.diff {
 		return usageError{errors.New("--fix and --diff: choose one (--diff only shows what --fix writes)")}
 	}
+	if err := o.deadlines.Validate(); err != nil {
+		return usageError{err}
+	}
 	targets, err := checkTargets(args, o)
 	if err != nil {
 		return err
@@ -106,13 +110,16 @@ func runCheck(cmd *cobra.Command, args []string, o checkOptions) error {
 	if err != nil {
 		return usageError{err}
 	}
-	checker := &check.Checker{Engine: engine, ScanTimeout: o.scanTimeout}
+	checker := &check.Checker{Engine: engine}
 	if !o.noDaemon {
-		closeDaemon, err := useDaemon(ctx, checker, o.dockerHost, o.stateDir)
+		cli, _, err := dockerhost.Answering(ctx, o.dockerHost)
 		if err != nil {
-			return err
+			return usageError{err}
 		}
-		defer closeDaemon()
+		if cli != nil {
+			defer cli.Close()
+			checker.Images = imagefacts.NewSource(cli, imagescan.New(cli, o.stateDir, nil), o.deadlines)
+		}
 	}
 
 	stderr := cmd.ErrOrStderr()
@@ -243,47 +250,6 @@ func checkProject(ctx context.Context, c *check.Checker, t checkTarget) (*compos
 		return nil, nil, err
 	}
 	return p, findings, nil
-}
-
-// useDaemon points the checker at a Docker daemon for image facts. An
-// explicit --docker-host must answer; the default one is used only when
-// it answers within a second, so a check without Docker stays fast.
-func useDaemon(ctx context.Context, c *check.Checker, flag, stateDir string) (func(), error) {
-	host := flag
-	if host == "" {
-		host = os.Getenv("DOCKER_HOST")
-	}
-	if host == "" {
-		host = client.DefaultDockerHost
-	}
-	if sock, ok := strings.CutPrefix(host, "unix://"); ok && flag == "" {
-		if _, err := os.Stat(sock); err != nil {
-			return func() {}, nil
-		}
-	}
-	cli, err := client.New(client.WithHost(host))
-	if err != nil {
-		if flag != "" {
-			return nil, usageError{fmt.Errorf("--docker-host %q: %w", host, err)}
-		}
-		return func() {}, nil
-	}
-	timeout := time.Second
-	if flag != "" {
-		timeout = 5 * time.Second
-	}
-	pctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if _, err := cli.Ping(pctx, client.PingOptions{}); err != nil {
-		cli.Close()
-		if flag != "" {
-			return nil, usageError{fmt.Errorf("the Docker daemon at %s does not answer (%v): start it, or drop --docker-host to check with the catalog alone", host, err)}
-		}
-		return func() {}, nil
-	}
-	c.Images = &imagefacts.DaemonInspector{Client: cli, Timeout: 10 * time.Second}
-	c.Index = imagescan.New(cli, stateDir, nil)
-	return func() { cli.Close() }, nil
 }
 
 // colorful reports whether w is a terminal that wants colour.

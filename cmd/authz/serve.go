@@ -2,13 +2,13 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/hardened-authz/hardened-authz/internal/authz"
+	"github.com/hardened-authz/hardened-authz/internal/dockerhost"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/imagescan"
 	"github.com/hardened-authz/hardened-authz/internal/netns"
@@ -16,16 +16,15 @@ import (
 )
 
 type serveOptions struct {
-	socket         string
-	dockerHost     string
-	policyDirs     []string
-	pluginName     string
-	daemonTimeout  time.Duration
-	decisionTimout time.Duration
-	logLevel       string
-	logFormat      string
-	stateDir       string
-	scanTimeout    time.Duration
+	socket          string
+	dockerHost      string
+	policyDirs      []string
+	pluginName      string
+	deadlines       imagefacts.Deadlines
+	decisionTimeout time.Duration
+	logLevel        string
+	logFormat       string
+	stateDir        string
 }
 
 func newServeCommand() *cobra.Command {
@@ -49,10 +48,10 @@ calls, finishes the ones in flight and removes the socket.`,
 	f.StringVar(&o.dockerHost, "docker-host", "", "daemon to ask for image facts (default: $DOCKER_HOST, else "+client.DefaultDockerHost+")")
 	f.StringArrayVar(&o.policyDirs, "policy", nil, "directory of policies laid over the embedded ones: same relative path replaces, new files add (repeatable)")
 	f.StringVar(&o.pluginName, "plugin-name", "hardened-authz", "this plugin's name in daemon.json, protected from disable/remove/set/upgrade (HA090)")
-	f.DurationVar(&o.daemonTimeout, "daemon-timeout", time.Second, "deadline for one call to the daemon (image inspect); past it the catalog decides")
-	f.DurationVar(&o.decisionTimout, "decision-timeout", authz.DefaultDecisionTimeout, "deadline for one decision; a decision past it is denied")
+	f.DurationVar(&o.deadlines.Daemon, "daemon-timeout", imagefacts.PluginDeadlines.Daemon, "deadline for one call to the daemon (image and container inspect); past it the catalog decides")
+	f.DurationVar(&o.decisionTimeout, "decision-timeout", authz.DefaultDecisionTimeout, "deadline for one decision; a decision past it is denied")
 	f.StringVar(&o.stateDir, "state-dir", imagescan.DefaultStateDir, "directory for the image index cache, so a restart does not scan images again (\"\" keeps it in memory only)")
-	f.DurationVar(&o.scanTimeout, "scan-timeout", authz.DefaultScanTimeout, "how long a create waits for its image's index before image inspect and the catalog decide")
+	f.DurationVar(&o.deadlines.Scan, "scan-timeout", imagefacts.PluginDeadlines.Scan, "how long a create waits for its image's index before image inspect and the catalog decide")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error; debug logs every allowed request")
 	f.StringVar(&o.logFormat, "log-format", "json", "json or text")
 	return cmd
@@ -63,8 +62,11 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.daemonTimeout <= 0 || o.decisionTimout <= 0 || o.scanTimeout <= 0 {
-		return usageError{fmt.Errorf("--daemon-timeout, --decision-timeout and --scan-timeout must be positive")}
+	if err := o.deadlines.Validate(); err != nil {
+		return usageError{err}
+	}
+	if o.decisionTimeout <= 0 {
+		return usageError{fmt.Errorf("--decision-timeout %s: must be positive (default %s)", o.decisionTimeout, authz.DefaultDecisionTimeout)}
 	}
 	ctx := cmd.Context()
 
@@ -72,22 +74,21 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	cli, host, err := dockerClient(o.dockerHost)
+	cli, host, err := dockerhost.Connect(o.dockerHost)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	defer cli.Close()
 
 	scanner := imagescan.New(cli, o.stateDir, log)
 	a := &authz.Authorizer{
-		Engine:      engine,
-		Images:      &imagefacts.DaemonInspector{Client: cli, Timeout: o.daemonTimeout},
-		Index:       scanner,
-		Containers:  &netns.DaemonResolver{Client: cli, Timeout: o.daemonTimeout},
-		ScanTimeout: o.scanTimeout,
-		PluginName:  o.pluginName,
-		Timeout:     o.decisionTimout,
-		Log:         log,
+		Engine:     engine,
+		Images:     imagefacts.NewSource(cli, scanner, o.deadlines),
+		Warmer:     scanner,
+		Containers: &netns.DaemonResolver{Client: cli, Timeout: o.deadlines.Daemon},
+		PluginName: o.pluginName,
+		Timeout:    o.decisionTimeout,
+		Log:        log,
 	}
 	l, err := plugin.Listen(o.socket)
 	if err != nil {
@@ -100,21 +101,4 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	err = plugin.Serve(ctx, l, plugin.NewHandler(a, log), log)
 	log.Info("stopped", "socket", o.socket)
 	return err
-}
-
-// dockerClient connects to --docker-host, else $DOCKER_HOST, else the local
-// daemon socket.
-func dockerClient(flag string) (*client.Client, string, error) {
-	host := flag
-	if host == "" {
-		host = os.Getenv("DOCKER_HOST")
-	}
-	if host == "" {
-		host = client.DefaultDockerHost
-	}
-	cli, err := client.New(client.WithHost(host))
-	if err != nil {
-		return nil, "", usageError{fmt.Errorf("--docker-host %q: %w", host, err)}
-	}
-	return cli, host, nil
 }

@@ -4,6 +4,7 @@
 package authz
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/hardened-authz/hardened-authz/internal/createreq"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
-	"github.com/hardened-authz/hardened-authz/internal/imageindex"
 	"github.com/hardened-authz/hardened-authz/internal/input"
 	"github.com/hardened-authz/hardened-authz/internal/netns"
 	"github.com/hardened-authz/hardened-authz/internal/policy"
@@ -36,15 +36,9 @@ const (
 // plugin never holds a Docker API call for long.
 const DefaultDecisionTimeout = 5 * time.Second
 
-// DefaultScanTimeout is how long a create waits for its image's index
-// before it is decided on image inspect and the catalog.
-const DefaultScanTimeout = 2 * time.Second
-
-// Indexer answers from an image's own files. imagescan.Scanner implements
-// it.
-type Indexer interface {
-	// Lookup returns the index of image id, waiting until ctx is done.
-	Lookup(ctx context.Context, id string) (*imageindex.Index, error)
+// Warmer indexes images before their first create asks for them.
+// imagescan.Scanner is one.
+type Warmer interface {
 	// Warm indexes image id in the background.
 	Warm(id string)
 	// WarmAll indexes every local image in the background.
@@ -54,11 +48,12 @@ type Indexer interface {
 // Authorizer decides requests with a policy engine and image facts.
 type Authorizer struct {
 	Engine *policy.Engine
-	Images imagefacts.Inspector
-	// Index, when set, answers from the image's files; ScanTimeout (zero
-	// means DefaultScanTimeout) bounds the wait for it.
-	Index       Indexer
-	ScanTimeout time.Duration
+	// Images answers what is known of a create's image, within its
+	// deadlines. nil means the name and the catalog alone decide.
+	Images *imagefacts.Source
+	// Warmer, when set, indexes the images that pulls and loads bring, so
+	// their first create finds the index ready.
+	Warmer Warmer
 	// Containers, when set, resolves the container a "container:" network
 	// mode joins, so sidecar rules see the app.
 	Containers netns.Resolver
@@ -73,15 +68,16 @@ type Authorizer struct {
 func (a *Authorizer) AuthZReq(ctx context.Context, req authorization.Request) authorization.Response {
 	start := time.Now()
 	rt := route.Parse(req.RequestMethod, req.RequestURI)
-	rec := Record{Method: rt.Method, Path: rt.Path, Action: rt.Kind.String(), Allow: true}
-
+	var rec Record
 	switch {
 	case rt.Kind == route.Ping:
 		// Never evaluated: denying /_ping breaks every CLI command.
+		rec = allowed(rt)
 	case rt.Kind != route.ContainerCreate && rt.Kind != route.Plugin && !a.Engine.HasRequestRules():
 		// The fast path: the shipped rules have nothing to say here.
+		rec = allowed(rt)
 	default:
-		a.decide(ctx, rt, req, &rec)
+		rec = a.decide(ctx, rt, req)
 	}
 	rec.Duration = time.Since(start)
 	a.log(ctx, rec)
@@ -95,12 +91,12 @@ func (a *Authorizer) AuthZReq(ctx context.Context, req authorization.Request) au
 func (a *Authorizer) AuthZRes(_ context.Context, req authorization.Request) authorization.Response {
 	// Every API call comes back through here: only a successful POST can
 	// be a pull or a load, so nothing else is even parsed.
-	if a.Index != nil && req.ResponseStatusCode == 200 && req.RequestMethod == "POST" {
+	if a.Warmer != nil && req.ResponseStatusCode == 200 && req.RequestMethod == "POST" {
 		switch rt := route.Parse(req.RequestMethod, req.RequestURI); rt.Kind {
 		case route.ImagePull:
 			go a.warmPulled(rt)
 		case route.ImageLoad:
-			go a.Index.WarmAll(context.Background())
+			go a.Warmer.WarmAll(context.Background())
 		}
 	}
 	return authorization.Response{Allow: true}
@@ -112,7 +108,7 @@ func (a *Authorizer) warmPulled(rt route.Route) {
 	ref := rt.Query.Get("fromImage")
 	if ref == "" {
 		// docker import: the new image's name is in the response stream only.
-		a.Index.WarmAll(context.Background())
+		a.Warmer.WarmAll(context.Background())
 		return
 	}
 	if tag := rt.Query.Get("tag"); tag != "" {
@@ -123,51 +119,38 @@ func (a *Authorizer) warmPulled(rt route.Route) {
 		}
 	}
 	if f := a.Images.Inspect(context.Background(), ref); f.Found {
-		a.Index.Warm(f.ID)
+		a.Warmer.Warm(f.ID)
 	}
 }
 
-func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorization.Request, rec *Record) {
-	timeout := a.Timeout
-	if timeout <= 0 {
-		timeout = DefaultDecisionTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+// decide is the request path for a request the policies must see:
+// decode, normalize, facts, evaluate, record. Each step returns what the
+// next one needs; the record is made from all of them at the end.
+func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorization.Request) Record {
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(a.Timeout, DefaultDecisionTimeout))
 	defer cancel()
 
-	caller := input.Caller{User: req.User, AuthMethod: req.UserAuthNMethod, UserAgent: req.RequestHeaders["User-Agent"]}
-	doc := input.ForRequest(rt, caller, a.PluginName)
-	rec.Action = doc.Action
-
+	doc := input.ForRequest(rt, callerOf(req), a.PluginName)
+	var img imagefacts.Image
 	if rt.Kind == route.ContainerCreate {
 		create, err := createreq.Decode(req.RequestBody)
 		if err != nil {
-			rec.deny(RuleBadCreateBody, badBodyMessage(err))
-			return
+			return builtinDenial(rt, doc, RuleBadCreateBody, badBodyMessage(err))
 		}
-		name := rt.Query.Get("name") // a nil url.Values answers ""
-		img := a.Images.Inspect(ctx, create.Config.Image)
-		doc = doc.WithCreate(name, create, img)
-		doc = a.withIndex(ctx, doc, img, rec)
-		doc = a.withNetworkFacts(ctx, doc)
-		rec.Image, rec.ImageSource, rec.Container = create.Config.Image, doc.Image.Source, name
-		if cp := doc.Container.Compose; cp != nil {
-			rec.Service = cp.Project + "/" + cp.Service
-		}
+		img = a.Images.Image(ctx, create.Config.Image)
+		doc = a.withNetworkFacts(ctx, doc.WithImage(rt.Query.Get("name"), create, img))
 	}
-
 	res, err := a.Engine.Evaluate(ctx, doc.Value())
 	if err != nil {
+		rec := builtinDenial(rt, doc, RuleEvalFailure, fmt.Sprintf("%s: the policies could not decide this request (%v); it is denied because this plugin fails closed. Check the plugin's log and its --policy files.", RuleEvalFailure, err))
 		rec.Err = err.Error()
-		rec.deny(RuleEvalFailure, fmt.Sprintf("%s: the policies could not decide this request (%v); it is denied because this plugin fails closed. Check the plugin's log and its --policy files.", RuleEvalFailure, err))
-		return
+		return rec.about(doc, img)
 	}
-	rec.Violations = res.Deny
-	rec.Warnings = res.Warn
-	if len(res.Deny) > 0 {
-		rec.Allow = false
-		rec.Msg = Message(res.Deny)
-	}
+	return decided(rt, doc, res).about(doc, img)
+}
+
+func callerOf(req authorization.Request) input.Caller {
+	return input.Caller{User: req.User, AuthMethod: req.UserAuthNMethod, UserAgent: req.RequestHeaders["User-Agent"]}
 }
 
 // withNetworkFacts resolves, through the daemon, the container whose
@@ -184,27 +167,6 @@ func (a *Authorizer) withNetworkFacts(ctx context.Context, doc input.Document) i
 		doc = doc.WithProbeApp(a.Containers.ByPort(ctx, c.LocalProbePort()))
 	}
 	return doc
-}
-
-// withIndex adds the image's own file facts when its index is ready within
-// the scan timeout; otherwise the decision stays on inspect and the catalog,
-// and the record says why.
-func (a *Authorizer) withIndex(ctx context.Context, doc input.Document, img imagefacts.Facts, rec *Record) input.Document {
-	if a.Index == nil || !img.Found {
-		return doc
-	}
-	timeout := a.ScanTimeout
-	if timeout <= 0 {
-		timeout = DefaultScanTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	ix, err := a.Index.Lookup(ctx, img.ID)
-	if err != nil {
-		rec.IndexErr = err.Error()
-		return doc
-	}
-	return doc.WithIndex(ix)
 }
 
 func badBodyMessage(err error) string {

@@ -22,8 +22,6 @@ type staticIndex struct {
 }
 
 func (s staticIndex) Lookup(context.Context, string) (*imageindex.Index, error) { return s.ix, s.err }
-func (staticIndex) Warm(string)                                                 {}
-func (staticIndex) WarmAll(context.Context)                                     {}
 
 func files(paths map[string]imageindex.Entry) *imageindex.Index {
 	return imageindex.FromEntries(paths)
@@ -55,7 +53,7 @@ func TestIndexFactsDecide(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newAuthorizer(t, namesOnly{"acme/api:1.4": found})
-			a.Index = tt.index
+			a.Images.Index = tt.index
 			res := a.AuthZReq(context.Background(), createCall(t, "api", tt.body))
 			if tt.deny == "" && !res.Allow {
 				t.Fatalf("denied: %s", res.Msg)
@@ -67,9 +65,8 @@ func TestIndexFactsDecide(t *testing.T) {
 	}
 }
 
-// warmRecorder records what AuthZRes asks the indexer to warm.
+// warmRecorder records what AuthZRes asks the warmer to warm.
 type warmRecorder struct {
-	staticIndex
 	warmed chan string
 }
 
@@ -81,7 +78,7 @@ func TestPullsAndLoadsWarmTheIndex(t *testing.T) {
 	pulled.Found, pulled.ID = true, "sha256:"+strings.Repeat("2", 64)
 	a := newAuthorizer(t, namesOnly{"dhi.io/node:25": pulled})
 	w := warmRecorder{warmed: make(chan string, 4)}
-	a.Index = w
+	a.Warmer = w
 	for _, tt := range []struct {
 		uri    string
 		status int

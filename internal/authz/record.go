@@ -6,7 +6,10 @@ import (
 
 	"github.com/docker/go-plugins-helpers/authorization"
 
+	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
+	"github.com/hardened-authz/hardened-authz/internal/input"
 	"github.com/hardened-authz/hardened-authz/internal/policy"
+	"github.com/hardened-authz/hardened-authz/internal/route"
 )
 
 // maxLoggedPath bounds what a record keeps of a request path: a client can
@@ -38,8 +41,41 @@ type Record struct {
 	Duration time.Duration
 }
 
-func (r *Record) deny(rule, msg string) {
-	r.Allow, r.Builtin, r.Msg = false, rule, msg
+// allowed is the record of a request no policy needs to see.
+func allowed(rt route.Route) Record {
+	return Record{Method: rt.Method, Path: rt.Path, Action: rt.Kind.String(), Allow: true}
+}
+
+// builtinDenial is the record of a request Go denies before, or instead
+// of, the policies: rule is the Go-decided rule ID.
+func builtinDenial(rt route.Route, doc input.Document, rule, msg string) Record {
+	return Record{Method: rt.Method, Path: rt.Path, Action: doc.Action, Builtin: rule, Msg: msg}
+}
+
+// decided is the record of the policies' result on doc.
+func decided(rt route.Route, doc input.Document, res policy.Result) Record {
+	r := Record{Method: rt.Method, Path: rt.Path, Action: doc.Action, Allow: len(res.Deny) == 0, Violations: res.Deny, Warnings: res.Warn}
+	if !r.Allow {
+		r.Msg = Message(res.Deny)
+	}
+	return r
+}
+
+// about adds what the record says of a create's container and image; it
+// leaves other requests' records as they are.
+func (r Record) about(doc input.Document, img imagefacts.Image) Record {
+	c := doc.Container
+	if c == nil {
+		return r
+	}
+	r.Image, r.Container, r.IndexErr = img.Ref, c.Name, img.IndexErr
+	if doc.Image != nil {
+		r.ImageSource = doc.Image.Source
+	}
+	if cp := c.Compose; cp != nil {
+		r.Service = cp.Project + "/" + cp.Service
+	}
+	return r
 }
 
 // Rules lists the IDs of the rules that denied the request.

@@ -5,39 +5,20 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/hardened-authz/hardened-authz/internal/compose"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
-	"github.com/hardened-authz/hardened-authz/internal/imageindex"
 	"github.com/hardened-authz/hardened-authz/internal/input"
 	"github.com/hardened-authz/hardened-authz/internal/policy"
 )
-
-// DefaultScanTimeout bounds the wait for one image's index. A check runs
-// in CI, where waiting for the first scan of a large image is better than
-// falling back to the catalog.
-const DefaultScanTimeout = 30 * time.Second
-
-// Indexer returns the file index of an image by ID; imagescan.Scanner is
-// one.
-type Indexer interface {
-	Lookup(ctx context.Context, id string) (*imageindex.Index, error)
-}
 
 // Checker evaluates the policies on compose projects.
 type Checker struct {
 	// Engine holds the compiled policies: the same as `authz serve`'s.
 	Engine *policy.Engine
-	// Images, when set, is asked for each image's config (a local
-	// daemon). nil means image facts come from the catalog alone.
-	Images imagefacts.Inspector
-	// Index, when set with Images, adds the files of images the daemon
-	// has.
-	Index Indexer
-	// ScanTimeout bounds the wait for one image's index
-	// (DefaultScanTimeout when 0).
-	ScanTimeout time.Duration
+	// Images answers what is known of each image (a local daemon and its
+	// file indexes). nil means image facts come from the catalog alone.
+	Images *imagefacts.Source
 }
 
 // Check evaluates every service of p, each as the document the plugin
@@ -47,20 +28,16 @@ type Checker struct {
 // is wrong.
 func (c *Checker) Check(ctx context.Context, p *compose.Project) ([]Finding, error) {
 	names := p.Services()
-	images := map[string]image{} // the same image is looked up once
+	images := map[string]imagefacts.Image{} // the same image is looked up once
 	docs := make(map[string]input.Document, len(names))
 	for _, name := range names {
 		ref := p.Model.Services[name].Image
 		img, ok := images[ref]
 		if !ok {
-			img = c.image(ctx, ref)
+			img = c.Images.Image(ctx, ref)
 			images[ref] = img
 		}
-		doc := p.Document(name, img.facts)
-		if img.index != nil {
-			doc = doc.WithIndex(img.index)
-		}
-		docs[name] = doc
+		docs[name] = p.Document(name, img)
 	}
 	project := input.NewProject(p.Name, docs)
 
@@ -78,34 +55,6 @@ func (c *Checker) Check(ctx context.Context, p *compose.Project) ([]Finding, err
 	}
 	Sort(findings)
 	return findings, nil
-}
-
-// image is what is known of one image reference.
-type image struct {
-	facts imagefacts.Facts
-	index *imageindex.Index
-}
-
-// image asks the daemon, when there is one, for ref's config and files;
-// without an answer the facts are the name's (the catalog decides).
-func (c *Checker) image(ctx context.Context, ref string) image {
-	if c.Images == nil || ref == "" {
-		return image{facts: imagefacts.Named(ref)}
-	}
-	img := image{facts: c.Images.Inspect(ctx, ref)}
-	if !img.facts.Found || c.Index == nil {
-		return img
-	}
-	timeout := c.ScanTimeout
-	if timeout <= 0 {
-		timeout = DefaultScanTimeout
-	}
-	sctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if ix, err := c.Index.Lookup(sctx, img.facts.ID); err == nil {
-		img.index = ix
-	}
-	return img
 }
 
 // newFinding locates a violation on a service: at the first of the

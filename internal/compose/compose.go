@@ -155,12 +155,12 @@ func (p *Project) Services() []string {
 	return names
 }
 
-// Document builds a service's document through input.WithCreate, as if
-// docker compose had sent the service's create request for an image with
-// facts img: the image's entrypoint, command, environment and healthcheck
-// are merged in as dockerd merges them. The document has no Project; the
+// Document builds a service's document through input.WithImage, as if
+// docker compose had sent the service's create request for img: the
+// image's entrypoint, command, environment and healthcheck are merged in
+// as dockerd merges them, and its files answer when img has an index. The document has no Project; the
 // caller adds it once it has every service's document.
-func (p *Project) Document(service string, img imagefacts.Facts) input.Document {
+func (p *Project) Document(service string, img imagefacts.Image) input.Document {
 	s := p.Model.Services[service]
 	req := &container.CreateRequest{
 		Config: &container.Config{
@@ -177,7 +177,7 @@ func (p *Project) Document(service string, img imagefacts.Facts) input.Document 
 			PortBindings: portBindings(s.Ports),
 		},
 	}
-	d := input.Document{Source: input.SourceCompose, Action: input.ActionContainerCreate}.WithCreate(service, req, img)
+	d := input.Document{Source: input.SourceCompose, Action: input.ActionContainerCreate}.WithImage(service, req, img)
 	c := d.Container
 	c.Compose = &input.Compose{Project: p.Name, Service: service, DependsOn: dependsOn(s.DependsOn)}
 	if target, ok := strings.CutPrefix(s.NetworkMode, types.ServicePrefix); ok {

@@ -43,7 +43,7 @@ func write(t *testing.T, files map[string]string) string {
 func documents(p *Project) []input.Document {
 	var docs []input.Document
 	for _, name := range p.Services() {
-		docs = append(docs, p.Document(name, imagefacts.Named(p.Model.Services[name].Image)))
+		docs = append(docs, p.Document(name, imagefacts.Image{Facts: imagefacts.Named(p.Model.Services[name].Image)}))
 	}
 	return docs
 }

@@ -1,7 +1,11 @@
-// Package imagefacts answers what a policy needs to know about an image:
-// its labels, its own healthcheck, shell, PATH and entrypoint, and where
-// those answers came from. It asks the daemon with a deadline and never
-// blocks a decision on a slow or absent daemon.
+// Package imagefacts is the one place the plugin, `authz check` and `authz
+// image` learn about an image (Source). Of the three image packages it is
+// the one callers use: it asks the daemon's image inspect for the config
+// (labels, its own healthcheck, shell, PATH, entrypoint), falls back to what
+// the name says for the catalog, and adds the file index that
+// internal/imagescan keeps, built by internal/imageindex from the image's
+// export. Every daemon call and index wait has a deadline, so a slow or
+// absent daemon never blocks a decision.
 package imagefacts
 
 import (
@@ -114,7 +118,7 @@ func (d *DaemonInspector) Inspect(ctx context.Context, ref string) Facts {
 	if err != nil {
 		switch {
 		case errors.Is(err, context.DeadlineExceeded):
-			f.Err = fmt.Sprintf("image inspect did not answer within %s", d.Timeout)
+			f.Err = fmt.Sprintf("image inspect did not answer within %s (--daemon-timeout)", d.Timeout)
 		default:
 			f.Err = "image inspect: " + err.Error()
 		}

@@ -55,7 +55,7 @@ func (d *DaemonResolver) Resolve(ctx context.Context, ref string) Target {
 	res, err := d.Client.ContainerInspect(ctx, ref, client.ContainerInspectOptions{})
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return Target{Err: fmt.Sprintf("container inspect did not answer within %s", d.Timeout)}
+			return Target{Err: fmt.Sprintf("container inspect did not answer within %s (--daemon-timeout)", d.Timeout)}
 		}
 		return Target{Err: "container inspect: " + err.Error()}
 	}

@@ -76,7 +76,7 @@ func BenchmarkSocket(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a := &authz.Authorizer{Engine: engine, Images: catalogOnly{}, PluginName: "hardened-authz"}
+	a := &authz.Authorizer{Engine: engine, Images: &imagefacts.Source{Inspector: catalogOnly{}}, PluginName: "hardened-authz"}
 	create := func(image string) []byte {
 		body, _ := json.Marshal(map[string]any{
 			"Image":       image,

@@ -1,7 +1,8 @@
 // Package report renders the result of `authz check` for people (text)
 // and for the machines that gate merges on it: JSON for scripts, SARIF for
 // code-scanning dashboards, JUnit XML for CI test reports and workflow
-// commands for GitHub Actions annotations.
+// commands for GitHub Actions annotations. It also renders `authz image`'s
+// report of what the policies see of one image (Image).
 //
 // Every format renders the findings in the same order, whatever order the
 // checker produced them in, so that two runs over the same files give the
