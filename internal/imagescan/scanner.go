@@ -1,7 +1,11 @@
-// Package imagescan keeps an index of the executables of every image the
-// plugin decides on, built from the daemon's image export. Indexes are
-// cached by image ID, which is content-addressed, so an entry never goes
-// stale: in memory, and on disk so a restart does not scan again.
+// Package imagescan is the daemon-facing cache of image indexes: where
+// internal/imageindex builds an index from an export stream without any
+// daemon, imagescan asks the daemon for that export, once per image
+// however many callers wait, in the background, and keeps the result; and
+// where internal/imagefacts answers a caller's question about an image, it
+// asks imagescan (as its Indexer) for the files. Indexes are cached by image
+// ID, which is content-addressed, so an entry never goes stale: in memory,
+// and on disk so a restart does not scan again.
 package imagescan
 
 import (
