@@ -140,22 +140,11 @@ func (e *Engine) Files() []string { return e.current.Load().files }
 // data.hardened.requests, which must see every API request.
 func (e *Engine) HasRequestRules() bool { return e.current.Load().requestRules }
 
-// Evaluate runs the decision query on input. input is any value that
-// encodes to a JSON object; an ast.Value is used as it is.
-func (e *Engine) Evaluate(ctx context.Context, input any) (Result, error) {
+// Evaluate runs the decision query on input, the document as a Rego value
+// (input.Document.Value builds it without a JSON round trip).
+func (e *Engine) Evaluate(ctx context.Context, input ast.Value) (Result, error) {
 	c := e.current.Load()
-	var opt rego.EvalOption
-	switch v := input.(type) {
-	case ast.Value:
-		opt = rego.EvalParsedInput(v)
-	default:
-		val, err := ast.InterfaceToValue(v)
-		if err != nil {
-			return Result{}, fmt.Errorf("encode policy input: %w", err)
-		}
-		opt = rego.EvalParsedInput(val)
-	}
-	rs, err := c.query.Eval(ctx, opt)
+	rs, err := c.query.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return Result{}, fmt.Errorf("evaluate %s: %w", Query, err)
 	}
@@ -233,6 +222,16 @@ func compile(ctx context.Context, src Sources) (*compiled, error) {
 	// Keep the data as AST values: with plain Go values the store converts
 	// the whole catalog on every read, which dominated a decision's cost.
 	opts = append(opts, rego.Store(inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))))
+	// With the input's schema, a rule that reads a field the input does
+	// not have (input.container.helthcheck) fails here, at load, instead
+	// of never matching: for a deny rule, a silent allow.
+	ss, err := src.schemas()
+	if err != nil {
+		return nil, err
+	}
+	if ss != nil {
+		opts = append(opts, rego.Schemas(ss))
+	}
 	pq, err := rego.New(opts...).PrepareForEval(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("compile policies: %w", err)

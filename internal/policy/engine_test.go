@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 const mainModule = `package hardened.main
@@ -53,7 +55,7 @@ func writeFiles(t *testing.T, files map[string]string) string {
 
 func eval(t *testing.T, e *Engine, input map[string]any) Result {
 	t.Helper()
-	r, err := e.Evaluate(context.Background(), input)
+	r, err := e.Evaluate(context.Background(), ast.MustInterfaceToValue(input))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +146,7 @@ func TestMalformedDecisionsAreErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.Evaluate(context.Background(), map[string]any{}); err == nil {
+			if _, err := e.Evaluate(context.Background(), ast.NewObject()); err == nil {
 				t.Fatal("a malformed decision must be an error, so the request is denied")
 			}
 		})

@@ -3,13 +3,24 @@ package policy
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/util"
 )
+
+// inputSchemaPath is where the library keeps the JSON Schema of the input
+// document (rego/schemas/input.json, generated from internal/input's
+// types). The library's METADATA (rego/input_schema.rego) refers to it as
+// schema.input for every package under hardened, as `opa check --schema
+// rego/schemas` loads it.
+const inputSchemaPath = "schemas/input.json"
 
 // Sources names where the policy set comes from. Library holds the shared
 // Rego library, Rules the rule families and their data. Each directory in
@@ -71,6 +82,32 @@ func (s Sources) collect() ([]file, error) {
 		files = append(files, byPath[k])
 	}
 	return files, nil
+}
+
+// schemas returns the library's schema set, schema.input from
+// inputSchemaPath, so that compiling type-checks every rule's reads of
+// input against it. It is nil when the library has no schema (a minimal
+// library in tests): rules are then compiled untyped, as `opa test` does.
+// Only the library's schema counts: an override directory cannot loosen
+// it.
+func (s Sources) schemas() (*ast.SchemaSet, error) {
+	if s.Library == nil {
+		return nil, nil
+	}
+	raw, err := fs.ReadFile(s.Library, inputSchemaPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the input schema rego:%s: %w", inputSchemaPath, err)
+	}
+	var schema any
+	if err := util.Unmarshal(raw, &schema); err != nil {
+		return nil, fmt.Errorf("input schema rego:%s: %w", inputSchemaPath, err)
+	}
+	ss := ast.NewSchemaSet()
+	ss.Put(ast.MustParseRef("schema.input"), schema)
+	return ss, nil
 }
 
 // addFS adds the files of fsys under keyPrefix. The library gets its own
