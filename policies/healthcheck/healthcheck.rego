@@ -8,7 +8,7 @@
 package hardened.rules.healthcheck
 
 import data.hardened.lib.fix
-import data.hardened.lib.image
+import data.hardened.lib.healthcheck
 import data.hardened.lib.request
 import data.hardened.lib.text
 import data.hardened.lib.violation
@@ -26,102 +26,52 @@ import data.hardened.lib.violation
 #   locations: [[healthcheck, test], [image]]
 deny contains violation.new(rego.metadata.rule(), msg, ha001_fix) if {
 	request.is_container_create
+
+	# Also tested by shell_missing, but here it spares most creates (exec
+	# form, or no healthcheck) a look into the library.
 	request.healthcheck_form == "shell"
-	shell_missing
+	healthcheck.shell_missing
 	msg := sprintf(
-		"HA001: %s (image %s): %s is CMD-SHELL (%s), and this image has no shell (%s); it would stay unhealthy forever.",
-		[request.subject, request.image_ref, _which, _shell_excerpt, shell_binary],
+		"%s (image %s): %s is CMD-SHELL (%s), and this image has no shell (%s); it would stay unhealthy forever.",
+		[request.subject, request.image_ref, _which, _shell_excerpt, healthcheck.shell_binary],
 	)
 }
 
 # METADATA
 # title: Healthcheck program missing from the image
 # description: |
-#   The effective healthcheck is exec form (["CMD", program, ...]) and the
-#   program (curl, wget, an absolute path, ...) is not in the image. Every
-#   probe fails with `executable file not found in $PATH`.
+#   The program the effective healthcheck runs is not in the image: argv[0]
+#   of an exec-form check (["CMD", program, ...]: curl, wget, an absolute
+#   path, ...), which fails with `executable file not found in $PATH`; or,
+#   in shell form, a command the shell runs (the first word of a simple
+#   command, input.container.healthcheck.commands), as with `docker run
+#   --health-cmd 'curl ...'` on a -dev image, where the shell answers
+#   `curl: not found`. A CMD-SHELL check without its shell is HA001's.
 # custom:
 #   id: HA002
 #   severity: error
 #   locations: [[healthcheck, test], [image]]
 deny contains violation.new(rego.metadata.rule(), msg, ha002_fix) if {
 	request.is_container_create
-	request.healthcheck_form == "cmd"
-	program := missing_program
-	msg := sprintf(
-		"HA002: %s (image %s): %s runs %q, which this image does not contain; it would stay unhealthy forever.",
-		[request.subject, request.image_ref, _which, program],
-	)
-}
-
-# METADATA
-# title: Healthcheck program missing from the image
-# description: |
-#   The same mistake in shell form, as with `docker run --health-cmd 'curl
-#   ...'` on a -dev image: the image has the shell, but a program the command
-#   runs (the first word of a simple command, input.container.healthcheck.
-#   commands) is not in the image. The shell answers `curl: not found`.
-# custom:
-#   id: HA002
-#   severity: error
-#   locations: [[healthcheck, test], [image]]
-deny contains violation.new(rego.metadata.rule(), msg, ha002_fix) if {
-	request.is_container_create
-	request.healthcheck_form == "shell"
-	not shell_missing
-	program := missing_program
-	msg := sprintf(
-		"HA002: %s (image %s): %s is CMD-SHELL (%s) and runs %q, which this image does not contain; it would stay unhealthy forever.",
-		[request.subject, request.image_ref, _which, _shell_excerpt, program],
-	)
+	program := healthcheck.missing_program
+	msg := _ha002_message(program)
 }
 
 # ---------------------------------------------------------------------------
-# Facts
+# Message parts
 # ---------------------------------------------------------------------------
 
-# The shell a CMD-SHELL healthcheck runs: Config.Shell[0], else /bin/sh.
-default shell_binary := "/bin/sh"
-
-shell_binary := s if {
-	s := request.healthcheck.program
-	is_string(s)
-	s != ""
-} else := s if {
-	s := request.healthcheck.shell[0]
-	is_string(s)
-	s != ""
-}
-
-# The program the healthcheck runs that the image certainly lacks: argv[0]
-# of an exec-form check; the first such command of a CMD-SHELL check.
-missing_program := p if {
-	request.healthcheck_form == "cmd"
-	p := request.healthcheck.program
-	is_string(p)
-	p != ""
-	image.program_missing(p)
-} else := p if {
+# A CMD-SHELL check is quoted in HA002's message: the missing program is one
+# word of its command.
+_ha002_message(program) := sprintf(
+	"%s (image %s): %s is CMD-SHELL (%s) and runs %q, which this image does not contain; it would stay unhealthy forever.",
+	[request.subject, request.image_ref, _which, _shell_excerpt, program],
+) if {
 	request.healthcheck_form == "shell"
-	missing := [c |
-		some c in object.get(request.healthcheck, "commands", [])
-		is_string(c)
-		image.program_missing(c)
-	]
-	p := missing[0]
-}
-
-# /bin/sh follows the shell facts (scan, label, catalog); a custom SHELL
-# (["/bin/bash", "-c"], ["/busybox/sh", "-c"]) follows the program facts.
-shell_missing if {
-	shell_binary == "/bin/sh"
-	image.no_shell
-}
-
-shell_missing if {
-	shell_binary != "/bin/sh"
-	image.program_missing(shell_binary)
-}
+} else := sprintf(
+	"%s (image %s): %s runs %q, which this image does not contain; it would stay unhealthy forever.",
+	[request.subject, request.image_ref, _which, program],
+)
 
 _which := "the healthcheck inherited from the image" if request.healthcheck_inherited
 
@@ -153,7 +103,7 @@ ha001_fix := f if {
 
 ha002_fix := {"summary": sprintf(
 	"This image has no %q: use a variant of the image that contains it (or an image built FROM it that adds it), or probe with a program the image does have, in exec form: [\"CMD\", \"<program>\", \"<arg>\"].",
-	[text.basename(missing_program)],
+	[text.basename(healthcheck.missing_program)],
 )} if {
 	not fix.sidecar_fix
 }

@@ -359,3 +359,35 @@ test_ha002_shell_form_not_reported_without_a_shell if {
 	# No shell at all: HA001 says it; HA002 would only repeat the cause.
 	_rules(deny) == {"HA001"} with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), fx.hc_shell_curl)
 }
+
+# ---------------------------------------------------------------------------
+# The rules and hardened.lib.healthcheck
+# ---------------------------------------------------------------------------
+
+test_rules_report_what_cannot_run if {
+	# HA001/HA002 report exactly what hardened.lib.healthcheck says cannot
+	# run, so lib.project (which asks the library) and these rules never
+	# tell a service two stories.
+	every inp in [
+		fx.compose_create,
+		fx.run_create,
+		_on(fx.compose_create, "dhi.io/curl", "8"),
+		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), fx.hc_shell_curl),
+		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25-dev"), fx.hc_shell_curl),
+		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25-dev"), fx.hc_shell("pg_isready -U postgres")),
+		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), {"form": "none", "inherited": false, "test": ["NONE"], "probe_url": ""}),
+		fx.with_hc(_on(fx.compose_create, "docker.io/library/nginx", "1"), fx.hc_shell_curl),
+	] {
+		_agree(inp)
+	}
+}
+
+_agree(inp) if {
+	data.hardened.lib.healthcheck.cannot_run with input as inp
+	count(deny) > 0 with input as inp
+}
+
+_agree(inp) if {
+	not data.hardened.lib.healthcheck.cannot_run with input as inp
+	count(deny) == 0 with input as inp
+}

@@ -30,7 +30,7 @@ deny contains violation.at(rego.metadata.rule(), msg, _ha005_fix(name), [["depen
 	state := project.healthcheck_state(doc)
 	state in {"none", "disabled", "broken"}
 	msg := sprintf(
-		"HA005: %s waits for %q to be healthy (depends_on condition: service_healthy), but %s; %s would never start.",
+		"%s waits for %q to be healthy (depends_on condition: service_healthy), but %s; %s would never start.",
 		[request.subject, name, _why(name, state), request.compose_service],
 	)
 }
@@ -91,7 +91,7 @@ warn contains violation.new(rego.metadata.rule(), msg, _ha006_fix) if {
 	count(project.sidecars_of(request.compose_service)) == 0
 	reason := _exposure
 	msg := sprintf(
-		"HA006: %s (image %s, hardened) %s, but has no healthcheck that can run and no sidecar probing it.",
+		"%s (image %s, hardened) %s, but has no healthcheck that can run and no sidecar probing it.",
 		[request.subject, request.image_ref, reason],
 	)
 }

@@ -49,7 +49,9 @@ _eval(services, name) := d if {
 	d := data.hardened.main.decision with input as inp
 }
 
-_rules(vs) := {v.rule | some v in vs}
+# The shipped rules' IDs among the decision's violations: operator families
+# loaded beside them (`opa test policies rego DIR`) may add their own.
+_rules(vs) := {v.rule | some v in vs; startswith(v.rule, "HA")}
 
 _one(vs, id) := v if {
 	some v in vs

@@ -33,7 +33,7 @@ deny contains violation.new(rego.metadata.rule(), msg, ha003_fix) if {
 	sidecar.probes_localhost
 	not sidecar.shares_network
 	msg := sprintf(
-		"HA003: %s (image %s) is a healthcheck sidecar probing %s, but it does not share the network namespace of %q (network mode %q): localhost is the sidecar itself, so it would stay unhealthy forever.",
+		"%s (image %s) is a healthcheck sidecar probing %s, but it does not share the network namespace of %q (network mode %q): localhost is the sidecar itself, so it would stay unhealthy forever.",
 		[request.subject, request.image_ref, text.truncate(request.probe_url, 200), sidecar.app_or_placeholder, _network_mode],
 	)
 }
@@ -54,7 +54,7 @@ deny contains violation.new(rego.metadata.rule(), msg, ha004_fix) if {
 	_sidecar
 	sidecar.main_program_missing
 	msg := sprintf(
-		"HA004: %s (image %s) is a healthcheck sidecar that runs %q, which this image does not contain; the container would fail to start and never run its healthcheck.",
+		"%s (image %s) is a healthcheck sidecar that runs %q, which this image does not contain; the container would fail to start and never run its healthcheck.",
 		[request.subject, request.image_ref, sidecar.main_program],
 	)
 }
@@ -73,7 +73,7 @@ warn contains violation.new(rego.metadata.rule(), msg, ha007_fix) if {
 	_sidecar
 	not image.is_hardened
 	msg := sprintf(
-		"HA007: %s (image %s) is a healthcheck sidecar on an image that is not a known hardened image; use %s.",
+		"%s (image %s) is a healthcheck sidecar on an image that is not a known hardened image; use %s.",
 		[request.subject, request.image_ref, image.sidecar_image],
 	)
 }
@@ -92,7 +92,7 @@ warn contains violation.new(rego.metadata.rule(), msg, ha008_fix) if {
 	_sidecar
 	object.get(input.container, "memory_bytes", 0) == 0
 	msg := sprintf(
-		"HA008: %s (image %s) is a healthcheck sidecar without a memory limit; give it %s.",
+		"%s (image %s) is a healthcheck sidecar without a memory limit; give it %s.",
 		[request.subject, request.image_ref, fix.sidecar_memory],
 	)
 }
@@ -113,8 +113,11 @@ _network_mode := m if {
 	m != ""
 } else := "default"
 
-# The sidecar's compose service, or its container name for docker run.
-_service := s if s := request.compose_service
+# The sidecar's compose service, or its container name for docker run
+# (where fix.for_target shows no compose snippet, but needs one built).
+_service := s if {
+	s := request.compose_service
+} else := _name
 
 _name := n if {
 	n := request.container_name
@@ -126,8 +129,8 @@ _keep_alive := sidecar.argv if sidecar.keep_alive
 
 else := ["sleep", "infinity"]
 
-# docker run's form of _keep_alive: --entrypoint takes one word.
-_docker_run_tail(img) := sprintf("--entrypoint %s %s %s", [_keep_alive[0], img, concat(" ", array.slice(_keep_alive, 1, count(_keep_alive)))])
+# The docker run command of the sidecar as the fixes suggest it, on img.
+_run_command(img) := fix.sidecar_run_command(_name, sidecar.app_or_placeholder, "<healthcheck options>", img, _keep_alive)
 
 # The -dev variant of the sidecar's image: the catalog's sidecar image for
 # curl, else the same reference with -dev appended to the tag.
@@ -143,23 +146,15 @@ _dev_variant := image.sidecar_image if {
 # Fixes
 # ---------------------------------------------------------------------------
 
-ha003_fix := {
-	"summary": sprintf(
-		"Run the sidecar in the network namespace of %q so that localhost is the app: network_mode: \"service:%s\".",
-		[sidecar.app_or_placeholder, sidecar.app_or_placeholder],
+ha003_fix := fix.for_target(
+	sprintf(
+		"Run the sidecar in the network namespace of %q so that localhost is the app: %s.",
+		[app, fix.join_network(app)],
 	),
-	"compose": sprintf("  %s:\n    network_mode: \"service:%s\"\n    # and no ports:, networks: or hostname: of its own", [_service, sidecar.app_or_placeholder]),
-} if {
-	request.is_compose
-} else := {
-	"summary": sprintf(
-		"Run the sidecar in the network namespace of %q so that localhost is the app: --network container:%s.",
-		[sidecar.app_or_placeholder, sidecar.app_or_placeholder],
-	),
-	"docker_run": sprintf(
-		"docker run -d --name %s --network container:%s --memory %s <healthcheck options> %s",
-		[_name, sidecar.app_or_placeholder, fix.sidecar_memory, _docker_run_tail(_run_image)],
-	),
+	sprintf("  %s:\n    network_mode: \"service:%s\"\n    # and no ports:, networks: or hostname: of its own", [_service, app]),
+	_run_command(_run_image),
+) if {
+	app := sidecar.app_or_placeholder
 }
 
 # The sidecar's image for a docker run fix: its -dev variant when its own
@@ -169,50 +164,28 @@ _run_image := v if {
 	v := _dev_variant
 } else := request.image_ref
 
-ha004_fix := {
-	"summary": sprintf(
+ha004_fix := fix.for_target(
+	sprintf(
 		"Use the -dev variant of the image (%s), which has %q, or keep the sidecar alive with a program this image has.",
-		[_dev_variant, text.basename(sidecar.main_program)],
+		[dev, text.basename(sidecar.main_program)],
 	),
-	"compose": sprintf("  %s:\n    image: %s", [_service, _dev_variant]),
-} if {
-	request.is_compose
-	_dev_variant
-} else := {
-	"summary": sprintf(
-		"Use the -dev variant of the image (%s), which has %q, or keep the sidecar alive with a program this image has.",
-		[_dev_variant, text.basename(sidecar.main_program)],
-	),
-	"docker_run": sprintf(
-		"docker run -d --name %s --network container:%s --memory %s <healthcheck options> %s",
-		[_name, sidecar.app_or_placeholder, fix.sidecar_memory, _docker_run_tail(_dev_variant)],
-	),
-} if {
-	_dev_variant
+	sprintf("  %s:\n    image: %s", [_service, dev]),
+	_run_command(dev),
+) if {
+	dev := _dev_variant
 } else := {"summary": sprintf(
 	"This image has no %q: keep the sidecar alive with a program the image has, or use an image that has it (%s).",
 	[text.basename(sidecar.main_program), image.sidecar_image],
 )}
 
-ha007_fix := {
-	"summary": sprintf("Run the sidecar on the hardened curl image %s, probing with curl.", [image.sidecar_image]),
-	"compose": sprintf("  %s:\n    image: %s\n    entrypoint: %s", [_service, image.sidecar_image, text.exec_array(_keep_alive)]),
-} if {
-	request.is_compose
-} else := {
-	"summary": sprintf("Run the sidecar on the hardened curl image %s, probing with curl.", [image.sidecar_image]),
-	"docker_run": sprintf(
-		"docker run -d --name %s --network container:%s --memory %s <healthcheck options> %s",
-		[_name, sidecar.app_or_placeholder, fix.sidecar_memory, _docker_run_tail(image.sidecar_image)],
-	),
-}
+ha007_fix := fix.for_target(
+	sprintf("Run the sidecar on the hardened curl image %s, probing with curl.", [image.sidecar_image]),
+	sprintf("  %s:\n    image: %s\n    entrypoint: %s", [_service, image.sidecar_image, text.exec_array(_keep_alive)]),
+	_run_command(image.sidecar_image),
+)
 
-ha008_fix := {
-	"summary": "Limit the sidecar's memory to 32M: curl and a keep-alive process need a few MiB.",
-	"compose": sprintf("  %s:\n    deploy:\n      resources:\n        limits:\n          memory: 32M\n    # or: mem_limit: 32m", [_service]),
-} if {
-	request.is_compose
-} else := {
-	"summary": "Limit the sidecar's memory to 32M: curl and a keep-alive process need a few MiB.",
-	"docker_run": sprintf("docker run --memory 32m ... (on the running container: docker update --memory 32m --memory-swap 32m %s)", [_name]),
-}
+ha008_fix := fix.for_target(
+	"Limit the sidecar's memory to 32M: curl and a keep-alive process need a few MiB.",
+	sprintf("  %s:\n    deploy:\n      resources:\n        limits:\n          memory: 32M\n    # or: mem_limit: 32m", [_service]),
+	sprintf("docker run --memory 32m ... (on the running container: docker update --memory 32m --memory-swap 32m %s)", [_name]),
+)

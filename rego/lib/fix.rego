@@ -6,8 +6,10 @@
 #   service or docker run), and the exec-form probe that lets the image's own
 #   interpreter (node, python3) make the HTTP request.
 #
-#   Pure builders take every value as an argument; sidecar_fix is the
-#   ready-made fix object for the current input.
+#   Pure builders take every value as an argument. The input-bound helpers
+#   pick the request's target, so that a rule writes each fix once for
+#   compose and docker run (for_target, join_network), and sidecar_fix is
+#   the ready-made fix object for the current input.
 package hardened.lib.fix
 
 import data.hardened.lib.image
@@ -95,20 +97,32 @@ _compose_app_line(service, false) := sprintf("  # Then remove the healthcheck fr
 
 # docker_run_sidecar(name, hc, url, sidecar_image, inherited): the docker run
 # command for the sidecar ("<app>" when the container has no name).
-docker_run_sidecar(name, hc, url, sidecar_image, inherited) := sprintf(
-	"%s\ndocker run -d --name %s --network container:%s --memory %s --health-cmd %s%s --entrypoint sleep %s infinity",
-	[
-		_docker_run_app_line(app, inherited),
-		sidecar_name(app),
-		app,
-		sidecar_memory,
-		_shell_probe(url),
-		concat("", [sprintf(" %s %s", [t[2], t[1]]) | some t in timings(hc)]),
-		sidecar_image,
-	],
-) if {
+docker_run_sidecar(name, hc, url, sidecar_image, inherited) := concat("\n", [
+	_docker_run_app_line(app, inherited),
+	sidecar_run_command(
+		sidecar_name(app), app,
+		sprintf("--health-cmd %s%s", [
+			_shell_probe(url),
+			concat("", [sprintf(" %s %s", [t[2], t[1]]) | some t in timings(hc)]),
+		]),
+		sidecar_image, ["sleep", "infinity"],
+	),
+]) if {
 	app := _name_or_placeholder(name)
 }
+
+# sidecar_run_command(name, app, health, sidecar_image, keep_alive): the
+# docker run command that starts sidecar `name` in the network namespace of
+# container `app`, with the healthcheck options `health` (flags, or a
+# placeholder) and the keep-alive argv (["sleep", "infinity"]). Every
+# sidecar fix starts its sidecar with it, so they all look the same.
+sidecar_run_command(name, app, health, sidecar_image, keep_alive) := sprintf(
+	"docker run -d --name %s --network container:%s --memory %s %s --entrypoint %s %s %s",
+	[
+		name, app, sidecar_memory, health,
+		keep_alive[0], sidecar_image, concat(" ", array.slice(keep_alive, 1, count(keep_alive))),
+	],
+)
 
 _name_or_placeholder(name) := name if name != ""
 
@@ -159,8 +173,25 @@ sidecar_summary(subject, app, false, sidecar_image) := sprintf(
 )
 
 # ---------------------------------------------------------------------------
-# The fix for the current input
+# For the current input: its target (compose or docker run) and its fix
 # ---------------------------------------------------------------------------
+
+# for_target(summary, compose, docker_run): the fix for the request's
+# target, {summary, compose} for a container compose creates, else
+# {summary, docker_run}, so that a rule writes each fix once. Rego builds
+# every argument before the call: each must be defined for both targets
+# (give a compose-only value a fallback), and the text not shown is built
+# for nothing, which is cheap for rare findings but not for the common
+# HA001/HA002 denial (see _sidecar_base).
+for_target(summary, compose, docker_run) := {"summary": summary, "compose": compose} if {
+	request.is_compose
+} else := {"summary": summary, "docker_run": docker_run}
+
+# join_network(app): how a sidecar joins the network namespace of app,
+# written for the request's target: the compose key or the docker run flag.
+join_network(app) := sprintf(`network_mode: "service:%s"`, [app]) if request.is_compose
+
+else := sprintf("--network container:%s", [app])
 
 # sidecar_fix: {summary, compose | docker_run, alternative?} for the current
 # container-create; undefined when the healthcheck has no usable probe URL.
@@ -174,6 +205,9 @@ default _compose := false
 
 default _inherited := false
 
+# Not for_target: it would build both the compose snippet and the docker
+# run command on every HA001/HA002 denial (a tenth more of the decision's
+# allocations, measured); this chain builds only the one shown.
 _sidecar_base := {
 	"summary": sidecar_summary(request.subject, request.compose_service, true, image.sidecar_image),
 	"compose": compose_sidecar(

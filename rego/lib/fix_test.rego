@@ -107,6 +107,23 @@ test_docker_run_sidecar_quotes_special_urls if {
 	contains(got, `--health-cmd 'curl -f "http://localhost:3000/health?a=1&b=2"'`)
 }
 
+test_sidecar_run_command if {
+	sidecar_run_command("web-health", "web", "<healthcheck options>", _sidecar, ["sleep", "infinity"]) == "docker run -d --name web-health --network container:web --memory 32m <healthcheck options> --entrypoint sleep dhi.io/curl:8-debian13-dev infinity"
+	sidecar_run_command("x", "app", "--health-cmd \"curl -f http://app/\"", "img:1", ["tail", "-f", "/dev/null"]) == "docker run -d --name x --network container:app --memory 32m --health-cmd \"curl -f http://app/\" --entrypoint tail img:1 -f /dev/null"
+}
+
+test_for_target if {
+	f := for_target("s", "  app:\n    x: y", "docker run x") with input as fx.compose_create
+	f == {"summary": "s", "compose": "  app:\n    x: y"}
+	r := for_target("s", "  app:\n    x: y", "docker run x") with input as fx.run_create
+	r == {"summary": "s", "docker_run": "docker run x"}
+}
+
+test_join_network if {
+	join_network("app") == `network_mode: "service:app"` with input as fx.compose_create
+	join_network("app") == "--network container:app" with input as fx.run_create
+}
+
 test_interpreter_test_node if {
 	interpreter_test("node", fx.url) == [
 		"CMD", "node", "-e",

@@ -5,8 +5,10 @@
 #   a given program, an interpreter able to make an HTTP request itself.
 #
 #   Every fact is tri-state: true, false, or unknown (undefined). Rules deny
-#   only on an explicit false; unknown is treated as present. Sources, highest
-#   precedence first:
+#   only on an explicit false; unknown is treated as present. Each fact is
+#   one precedence chain that yields its value and its source together
+#   (shell, program(p), image_program(p)); shell_fact, program_fact(p) and
+#   the *_source helpers read them. Sources, highest precedence first:
 #     shell:   input.image.shell_found (bool, from the image's real files)
 #              > label com.docker.dhi.shell ("" = no shell, else shell)
 #              > the container itself runs a shell or a *.sh script
@@ -136,32 +138,28 @@ is_hardened if {
 # Shell
 # ---------------------------------------------------------------------------
 
-# Whether /bin/sh exists: true, false, or undefined (unknown).
-shell_fact := f if {
+# shell: whether /bin/sh exists, with where that comes from, in one
+# precedence chain so the two cannot disagree: {"value": bool, "source":
+# "index" | "label" | "entrypoint" | "catalog"}, or {"source": "unknown"}
+# without a value. A rule, so a decision works it out once.
+shell := {"value": f, "source": "index"} if {
 	f := input.image.shell_found
 	is_boolean(f)
-} else := false if {
-	labels[shell_label] == ""
-} else if {
+} else := {"value": labels[shell_label] != "", "source": "label"} if {
 	is_string(labels[shell_label])
-} else if {
+} else := {"value": true, "source": "entrypoint"} if {
 	_runs_shell
-} else := f if {
+} else := {"value": f, "source": "catalog"} if {
 	f := entry.shell
 	is_boolean(f)
-}
+} else := {"source": "unknown"}
+
+# Whether /bin/sh exists: true, false, or undefined (unknown).
+shell_fact := shell.value
 
 # Where shell_fact came from: "index", "label", "entrypoint", "catalog" or
 # "unknown".
-shell_source := "index" if {
-	is_boolean(input.image.shell_found)
-} else := "label" if {
-	is_string(labels[shell_label])
-} else := "entrypoint" if {
-	_runs_shell
-} else := "catalog" if {
-	is_boolean(entry.shell)
-} else := "unknown"
+shell_source := shell.source
 
 # The image has no /bin/sh (known for sure: deny-worthy).
 no_shell if shell_fact == false
@@ -183,54 +181,53 @@ _is_shell_or_script(b) if endswith(b, ".sh")
 # Programs
 # ---------------------------------------------------------------------------
 
-# program_fact(p): whether program p ("curl", "/usr/bin/curl") is in the
-# image: true, false, or undefined (unknown). Besides what the image says
-# (image_program_fact), a program the container itself runs counts as
-# present, unless the image's own files say otherwise.
-program_fact(p) := f if {
+# program(p): whether program p ("curl", "/usr/bin/curl") is in the image,
+# with where that comes from, in one precedence chain: {"value": bool,
+# "source": "index" | "entrypoint" | "shell" | "catalog"}, or {"source":
+# "unknown"} without a value. Besides what the image says (image_program),
+# a program the container itself runs counts as present, unless the
+# image's own files say otherwise.
+program(p) := {"value": f, "source": "index"} if {
 	f := input.image.programs[p].found
 	is_boolean(f)
-} else if {
+} else := {"value": true, "source": "entrypoint"} if {
 	_runs(p)
-} else := image_program_fact(p)
+} else := image_program(p)
 
-# image_program_fact(p): what the image alone says of program p, without
-# the "the container runs it" evidence: the image's files, then the shell
-# facts for /bin/sh, then the catalog, then the shell facts for shell names.
+# image_program(p): what the image alone says of program p, without the
+# "the container runs it" evidence: the image's files, then the shell facts
+# for /bin/sh, then the catalog, then the shell facts for shell names.
 # Rules that test the container's own program (HA004) use it, since that
 # evidence is the claim under test.
-image_program_fact(p) := f if {
+image_program(p) := {"value": f, "source": "index"} if {
 	f := input.image.programs[p].found
 	is_boolean(f)
-} else := shell_fact if {
+} else := {"value": f, "source": "shell"} if {
 	p == "/bin/sh"
-} else := f if {
+	f := shell_fact
+} else := {"value": f, "source": "catalog"} if {
 	f := entry.programs[text.basename(p)]
 	is_boolean(f)
-} else := shell_fact if {
+} else := {"value": f, "source": "shell"} if {
 	text.basename(p) in shell_names
-}
+	f := shell_fact
+} else := {"source": "unknown"}
 
-# program_source(p): "index", "entrypoint", "catalog", "shell" or "unknown".
-program_source(p) := "index" if {
-	is_boolean(input.image.programs[p].found)
-} else := "entrypoint" if {
-	_runs(p)
-} else := "shell" if {
-	p == "/bin/sh"
-	is_boolean(shell_fact)
-} else := "catalog" if {
-	is_boolean(entry.programs[text.basename(p)])
-} else := "shell" if {
-	text.basename(p) in shell_names
-	is_boolean(shell_fact)
-} else := "unknown"
+# program_fact(p): program(p)'s value: true, false, or undefined (unknown).
+program_fact(p) := program(p).value
+
+# image_program_fact(p): image_program(p)'s value.
+image_program_fact(p) := image_program(p).value
+
+# program_source(p): program(p)'s source: "index", "entrypoint", "catalog",
+# "shell" or "unknown".
+program_source(p) := program(p).source
 
 # The image certainly lacks program p.
-program_missing(p) if program_fact(p) == false
+program_missing(p) if program(p).value == false
 
 # The image itself certainly lacks program p, whatever the container runs.
-image_program_missing(p) if image_program_fact(p) == false
+image_program_missing(p) if image_program(p).value == false
 
 # The image has program p or we do not know.
 has_program(p) if not program_missing(p)

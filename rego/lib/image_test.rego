@@ -330,6 +330,31 @@ test_program_run_by_container_is_present if {
 	program_source("sleep") == "entrypoint" with input as inp
 }
 
+test_fact_and_source_come_from_one_chain if {
+	shell == {"value": false, "source": "catalog"} with input as _on("dhi.io/node", "25")
+	shell == {"value": false, "source": "label"} with input as _labelled("dhi.io/node", "25-dev", {"com.docker.dhi.shell": ""})
+	shell == {"source": "unknown"} with input as _on("docker.io/library/nginx", "latest")
+	program("curl") == {"value": false, "source": "catalog"} with input as _on("dhi.io/node", "25")
+	program("pg_isready") == {"source": "unknown"} with input as _on("dhi.io/postgres", "17")
+	program("/bin/sh") == {"value": false, "source": "shell"} with input as _on("dhi.io/node", "25")
+
+	# the container's own program: program says present, image_program asks the image
+	inp := object.union(_on("dhi.io/curl", "8"), {"container": {"entrypoint": ["sleep", "infinity"]}})
+	program("sleep") == {"value": true, "source": "entrypoint"} with input as inp
+	image_program("sleep") == {"value": false, "source": "catalog"} with input as inp
+	image_program_missing("sleep") with input as inp
+	not program_missing("sleep") with input as inp
+}
+
+test_shell_unknown_falls_through_for_sh if {
+	# /bin/sh on an image whose shell is unknown: no shell fact, so the
+	# catalog's programs and then "unknown" decide, as for any program.
+	cat := {"images": {"docker.io/acme/app": [{"family": "acme", "programs": {"sh": false}}]}}
+	program("/bin/sh") == {"value": false, "source": "catalog"} with input as _on("docker.io/acme/app", "1") with data.catalog as cat
+	program("/bin/sh") == {"source": "unknown"} with input as _on("docker.io/library/nginx", "latest")
+	not program_fact("/bin/sh") with input as _on("docker.io/library/nginx", "latest")
+}
+
 # ---------------------------------------------------------------------------
 # Interpreters
 # ---------------------------------------------------------------------------

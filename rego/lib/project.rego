@@ -6,10 +6,12 @@
 #   carries one container) and input.container.compose.depends_on.
 #
 #   A healthcheck "runs" when the service has one (exec or shell form, its
-#   own or its image's) and none of the healthcheck rules
-#   (data.hardened.rules.healthcheck) deny it for that service's document.
+#   own or its image's) that can run in its image
+#   (hardened.lib.healthcheck, the facts HA001 and HA002 report) for that
+#   service's document.
 package hardened.lib.project
 
+import data.hardened.lib.healthcheck
 import data.hardened.lib.image
 
 # services: service name -> that service's input document.
@@ -36,14 +38,14 @@ waits_healthy contains name if {
 # healthcheck_runs(doc): doc's service has a healthcheck that can run.
 healthcheck_runs(doc) if {
 	doc.container.healthcheck.form in {"cmd", "shell"}
-	count(data.hardened.rules.healthcheck.deny) == 0 with input as doc
+	not healthcheck.cannot_run with input as doc
 }
 
 # healthcheck_state(doc): why a service's healthcheck does or does not run:
-# "none" (it has none), "disabled", "broken" (a healthcheck rule denies
-# it), "runs", or "unknown": it sets none, and its image is neither
-# inspected nor a catalog image, so the image may bring its own
-# HEALTHCHECK.
+# "none" (it has none), "disabled", "broken" (it cannot run in its image:
+# HA001 or HA002 reports it), "runs", or "unknown": it sets none, and its
+# image is neither inspected nor a catalog image, so the image may bring
+# its own HEALTHCHECK.
 healthcheck_state(doc) := "unknown" if {
 	_form(doc) == "absent"
 	not _image_known(doc)

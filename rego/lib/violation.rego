@@ -12,8 +12,9 @@
 #     deny contains violation.new(rego.metadata.rule(), msg, fix) if { ... }
 #
 #   Result: {"rule", "severity", "title", "message", "fix", "locations"};
-#   empty fix fields are dropped, and every text is bounded so a deny
-#   message stays under 4 KiB.
+#   the message starts with "<ID>: ", added here so that no rule repeats
+#   (or mistypes) its own ID; empty fix fields are dropped, and every text
+#   is bounded so a deny message stays under 4 KiB.
 #
 #   locations are where `authz check` points in a compose file: paths of
 #   keys under services.<service>, most precise first. They come from the
@@ -36,8 +37,9 @@ limits := {
 }
 
 # new(meta, message, fix): meta is rego.metadata.rule() of the calling rule;
-# fix is an object with any of summary, compose, docker_run, alternative
-# (strings) and actions (an array of edit objects).
+# message is the text after "<ID>: "; fix is an object with any of summary,
+# compose, docker_run, alternative (strings) and actions (an array of edit
+# objects).
 new(meta, message, fix) := at(meta, message, fix, object.get(meta.custom, "locations", []))
 
 # at(meta, message, fix, locations) is new() with the locations given.
@@ -45,7 +47,7 @@ at(meta, message, fix, locations) := {
 	"rule": meta.custom.id,
 	"severity": object.get(meta.custom, "severity", "error"),
 	"title": text.truncate(object.get(meta, "title", meta.custom.id), limits.title),
-	"message": text.truncate(message, limits.message),
+	"message": text.truncate(concat("", [prefix, trim_prefix(message, prefix)]), limits.message),
 	"fix": object.union(
 		{k: text.truncate(v, object.get(limits, k, 400)) |
 			some k, v in fix
@@ -56,6 +58,10 @@ at(meta, message, fix, locations) := {
 		_actions(fix),
 	),
 	"locations": locations,
+} if {
+	# Rules written before the library added the ID start their message
+	# with it themselves: trim_prefix keeps the ID from showing twice.
+	prefix := concat("", [meta.custom.id, ": "])
 }
 
 _actions(fix) := {"actions": a} if {

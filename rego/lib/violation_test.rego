@@ -1,5 +1,7 @@
 package hardened.lib.violation
 
+import data.hardened.lib.text
+
 _meta := {
 	"scope": "rule",
 	"title": "Healthcheck program missing from the image",
@@ -7,7 +9,7 @@ _meta := {
 }
 
 test_new_builds_violation if {
-	v := new(_meta, "HA002: boom", {"summary": "do this", "compose": "  x: y"})
+	v := new(_meta, "boom", {"summary": "do this", "compose": "  x: y"})
 	v == {
 		"rule": "HA002",
 		"severity": "error",
@@ -47,6 +49,26 @@ test_new_drops_empty_and_non_string_fix_fields if {
 	v.fix == {"summary": "s"}
 }
 
+test_new_prefixes_the_id_once if {
+	new(_meta, "boom", {}).message == "HA002: boom"
+
+	# rules that still write the ID themselves are not doubled
+	new(_meta, "HA002: boom", {}).message == "HA002: boom"
+
+	# another ID, or one without ": ", is text like any other
+	new(_meta, "HA001: boom", {}).message == "HA002: HA001: boom"
+	new(_meta, "HA002 boom", {}).message == "HA002: HA002 boom"
+}
+
+test_new_truncates_after_the_prefix if {
+	long := concat("", [x | some _ in numbers.range(1, 700); x := "y"])
+	m := new(_meta, long, {}).message
+	startswith(m, "HA002: yyy")
+	count(m) == limits.message
+	endswith(m, "y…")
+	m == text.truncate(concat("", ["HA002: ", long]), limits.message)
+}
+
 test_new_defaults if {
 	v := new({"custom": {"id": "HA999"}}, "m", {})
 	v.severity == "error"
@@ -77,7 +99,7 @@ test_limits_stay_under_4k if {
 # custom:
 #   id: HA777
 #   severity: warning
-_annotated contains new(rego.metadata.rule(), "HA777: annotated", {"summary": "s"})
+_annotated contains new(rego.metadata.rule(), "annotated", {"summary": "s"})
 
 test_new_from_rego_metadata if {
 	_annotated == {{

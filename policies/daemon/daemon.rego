@@ -26,7 +26,7 @@ deny contains violation.new(rego.metadata.rule(), msg, fix) if {
 	target := input.plugin.name
 	plugin_base_name(target) == own
 	msg := sprintf(
-		"HA090: refusing to %s plugin %q: it is this authorization plugin, and %s it through the API would silently switch off authorization for every later request.",
+		"refusing to %s plugin %q: it is this authorization plugin, and %s it through the API would silently switch off authorization for every later request.",
 		[verbs[input.action][0], target, verbs[input.action][1]],
 	)
 	fix := {"summary": sprintf(
