@@ -7,7 +7,6 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
-	"github.com/hardened-authz/hardened-authz/internal/dockerhost"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/imagescan"
 	"github.com/hardened-authz/hardened-authz/internal/input"
@@ -53,13 +52,9 @@ func runImage(cmd *cobra.Command, ref string, o imageOptions) error {
 		return usageError{err}
 	}
 	ctx := cmd.Context()
-	engine, err := newEngine(ctx, o.policyDirs)
+	engine, cli, host, err := engineAndDaemon(ctx, o.policyDirs, o.dockerHost)
 	if err != nil {
 		return err
-	}
-	cli, host, err := dockerhost.Connect(o.dockerHost)
-	if err != nil {
-		return usageError{err}
 	}
 	defer cli.Close()
 

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
+	"github.com/hardened-authz/hardened-authz/internal/dockerhost"
 	"github.com/hardened-authz/hardened-authz/internal/policy"
 	"github.com/hardened-authz/hardened-authz/policies"
 	"github.com/hardened-authz/hardened-authz/rego"
@@ -68,4 +70,19 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 // laid over them.
 func newEngine(ctx context.Context, policyDirs []string) (*policy.Engine, error) {
 	return policy.New(ctx, policy.Sources{Library: rego.FS, Rules: policies.FS, Overrides: policyDirs})
+}
+
+// engineAndDaemon is the set-up `authz serve` and `authz image` share: the
+// compiled policies, and a client of the daemon they ask (close it) with
+// its address for messages.
+func engineAndDaemon(ctx context.Context, policyDirs []string, dockerHost string) (*policy.Engine, *client.Client, string, error) {
+	engine, err := newEngine(ctx, policyDirs)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	cli, host, err := dockerhost.Connect(dockerHost)
+	if err != nil {
+		return nil, nil, "", usageError{err}
+	}
+	return engine, cli, host, nil
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hardened-authz/hardened-authz/internal/authz"
-	"github.com/hardened-authz/hardened-authz/internal/dockerhost"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/imagescan"
 	"github.com/hardened-authz/hardened-authz/internal/netns"
@@ -70,13 +69,9 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	}
 	ctx := cmd.Context()
 
-	engine, err := newEngine(ctx, o.policyDirs)
+	engine, cli, host, err := engineAndDaemon(ctx, o.policyDirs, o.dockerHost)
 	if err != nil {
 		return err
-	}
-	cli, host, err := dockerhost.Connect(o.dockerHost)
-	if err != nil {
-		return usageError{err}
 	}
 	defer cli.Close()
 

@@ -71,8 +71,8 @@ func writeText(buf *bytes.Buffer, r check.Report, p paths, color bool) {
 	buf.WriteByte('\n')
 }
 
-// message is f's message without the "HA002: " the rules start it with,
-// which the line already shows in its own column.
+// message is f's message without the "HA002: " the violation library
+// starts it with, which the line already shows in its own column.
 func message(f check.Finding) string {
 	if f.Rule == "" {
 		return f.Message
