@@ -21,6 +21,7 @@ type serveOptions struct {
 	pluginName      string
 	deadlines       imagefacts.Deadlines
 	decisionTimeout time.Duration
+	maxEvaluations  int
 	logLevel        string
 	logFormat       string
 	stateDir        string
@@ -49,6 +50,7 @@ calls, finishes the ones in flight and removes the socket.`,
 	f.StringVar(&o.pluginName, "plugin-name", "hardened-authz", "this plugin's name in daemon.json, protected from disable/remove/set/upgrade (HA090)")
 	f.DurationVar(&o.deadlines.Daemon, "daemon-timeout", imagefacts.PluginDeadlines.Daemon, "deadline for one call to the daemon (image and container inspect); past it the catalog decides")
 	f.DurationVar(&o.decisionTimeout, "decision-timeout", authz.DefaultDecisionTimeout, "deadline for one decision; a decision past it is denied")
+	f.IntVar(&o.maxEvaluations, "max-evaluations", authz.DefaultMaxEvaluations, "policy evaluations run at once; others wait in line, and the wait counts against --decision-timeout")
 	f.StringVar(&o.stateDir, "state-dir", imagescan.DefaultStateDir, "directory for the image index cache, so a restart does not scan images again (\"\" keeps it in memory only)")
 	f.DurationVar(&o.deadlines.Scan, "scan-timeout", imagefacts.PluginDeadlines.Scan, "how long a create waits for its image's index before image inspect and the catalog decide")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error; debug logs every allowed request")
@@ -63,6 +65,9 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	}
 	if err := o.deadlines.Validate(); err != nil {
 		return usageError{err}
+	}
+	if o.maxEvaluations <= 0 {
+		return usageError{fmt.Errorf("--max-evaluations %d: must be positive (default %d)", o.maxEvaluations, authz.DefaultMaxEvaluations)}
 	}
 	if o.decisionTimeout <= 0 {
 		return usageError{fmt.Errorf("--decision-timeout %s: must be positive (default %s)", o.decisionTimeout, authz.DefaultDecisionTimeout)}
@@ -83,6 +88,7 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 		Containers: &netns.DaemonResolver{Client: cli, Timeout: o.deadlines.Daemon},
 		PluginName: o.pluginName,
 		Timeout:    o.decisionTimeout,
+		Gate:       authz.NewGate(o.maxEvaluations),
 		Log:        log,
 	}
 	l, err := plugin.Listen(o.socket)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/docker/go-plugins-helpers/authorization"
@@ -23,18 +24,34 @@ import (
 )
 
 // Rule IDs decided in Go rather than in Rego, because they guard the input
-// the policies would see.
+// the policies would see, or the plugin itself.
 const (
 	// RuleBadCreateBody denies a container create whose body is missing,
 	// empty or undecodable (the CVE-2024-41110 bypass class).
 	RuleBadCreateBody = "HA091"
+	// RuleFactsMissing denies a create the policies allowed without the
+	// image's files, which a healthcheck's verdict depends on: allowing it
+	// would let any image the catalog does not name through unchecked.
+	RuleFactsMissing = "HA092"
+	// RuleOverloaded denies a request the plugin could not decide within
+	// its deadline (queued behind other decisions, or a slow daemon).
+	RuleOverloaded = "HA093"
 	// RuleEvalFailure denies a request the policies could not decide.
 	RuleEvalFailure = "HA099"
 )
 
+// BuiltinRules lists the rule IDs decided in Go, for documentation checks.
+func BuiltinRules() []string {
+	return []string{RuleBadCreateBody, RuleFactsMissing, RuleOverloaded, RuleEvalFailure}
+}
+
 // DefaultDecisionTimeout bounds one decision, image lookup included, so the
 // plugin never holds a Docker API call for long.
 const DefaultDecisionTimeout = 5 * time.Second
+
+// evalReserve is the part of a decision's deadline kept for evaluation
+// when a create waits for its image's files.
+const evalReserve = 500 * time.Millisecond
 
 // Warmer indexes images before their first create asks for them.
 // imagescan.Scanner is one.
@@ -61,7 +78,20 @@ type Authorizer struct {
 	PluginName string
 	// Timeout bounds one decision; zero means DefaultDecisionTimeout.
 	Timeout time.Duration
-	Log     *slog.Logger
+	// Gate bounds the evaluations that run at once; nil means no bound.
+	// Time spent waiting for it counts against the decision's deadline.
+	Gate *Gate
+	Log  *slog.Logger
+
+	factsMissing atomic.Int64
+	overloaded   atomic.Int64
+}
+
+// Stats reports how many creates were denied because the image's files
+// were not known in time (RuleFactsMissing), and how many decisions could
+// not be made within their deadline (RuleOverloaded).
+func (a *Authorizer) Stats() (factsMissing, overloaded int64) {
+	return a.factsMissing.Load(), a.overloaded.Load()
 }
 
 // AuthZReq decides a request before dockerd runs it.
@@ -127,7 +157,7 @@ func (a *Authorizer) warmPulled(rt route.Route) {
 // decode, normalize, facts, evaluate, record. Each step returns what the
 // next one needs; the record is made from all of them at the end.
 func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorization.Request) Record {
-	ctx, cancel := context.WithTimeout(ctx, cmp.Or(a.Timeout, DefaultDecisionTimeout))
+	ctx, cancel := context.WithTimeout(ctx, a.timeout())
 	defer cancel()
 
 	doc := input.ForRequest(rt, callerOf(req), a.PluginName)
@@ -138,15 +168,69 @@ func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorizati
 			return builtinDenial(rt, doc, RuleBadCreateBody, badBodyMessage(err))
 		}
 		img = a.Images.Image(ctx, create.Config.Image)
-		doc = a.withNetworkFacts(ctx, doc.WithImage(rt.Query.Get("name"), create, img))
+		doc = doc.WithImage(rt.Query.Get("name"), create, img)
+		if img.Found && img.Index == nil && needsFiles(doc, img) && a.Images.Indexed() {
+			img = a.awaitFiles(ctx, img)
+			doc = doc.WithImage(rt.Query.Get("name"), create, img)
+		}
+		doc = a.withNetworkFacts(ctx, doc)
 	}
-	res, err := a.Engine.Evaluate(ctx, doc.Value())
-	if err != nil {
+	res, err := a.evaluate(ctx, doc)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		a.overloaded.Add(1)
+		rec := builtinDenial(rt, doc, RuleOverloaded, overloadedMessage(a.timeout(), err))
+		rec.Err = err.Error()
+		return rec.about(doc, img)
+	case err != nil:
 		rec := builtinDenial(rt, doc, RuleEvalFailure, fmt.Sprintf("%s: the policies could not decide this request (%v); it is denied because this plugin fails closed. Check the plugin's log and its --policy files.", RuleEvalFailure, err))
 		rec.Err = err.Error()
 		return rec.about(doc, img)
+	case len(res.Deny) == 0 && img.Index == nil && needsFiles(doc, img) && a.Images.Indexed():
+		// Never fail open: the rules allowed what they could not see.
+		a.factsMissing.Add(1)
+		return builtinDenial(rt, doc, RuleFactsMissing, factsMissingMessage(doc, img)).about(doc, img)
 	}
 	return decided(rt, doc, res).about(doc, img)
+}
+
+func (a *Authorizer) timeout() time.Duration { return cmp.Or(a.Timeout, DefaultDecisionTimeout) }
+
+// evaluate runs the policies on doc once the gate lets it, within ctx.
+func (a *Authorizer) evaluate(ctx context.Context, doc input.Document) (policy.Result, error) {
+	release, err := a.Gate.Enter(ctx)
+	if err != nil {
+		return policy.Result{}, err
+	}
+	defer release()
+	return a.Engine.Evaluate(ctx, doc.Value())
+}
+
+// needsFiles reports whether a verdict on doc depends on its image's files:
+// the container has a healthcheck to run (its program, its shell and what
+// the shell runs must exist), and the daemon has the image to index. An
+// image the daemon does not have cannot be created anyway.
+func needsFiles(doc input.Document, img imagefacts.Image) bool {
+	if img.Missing || doc.Container == nil {
+		return false
+	}
+	f := doc.Container.Healthcheck.Form
+	return f == input.FormCmd || f == input.FormShell
+}
+
+// awaitFiles waits for img's index as long as the decision's deadline
+// allows, keeping evalReserve for the evaluation.
+func (a *Authorizer) awaitFiles(ctx context.Context, img imagefacts.Image) imagefacts.Image {
+	if img.Index != nil || !img.Found {
+		return img
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok || time.Until(deadline) <= evalReserve {
+		return img
+	}
+	wctx, cancel := context.WithDeadline(ctx, deadline.Add(-evalReserve))
+	defer cancel()
+	return a.Images.AwaitIndex(wctx, img)
 }
 
 func callerOf(req authorization.Request) input.Caller {
@@ -181,8 +265,9 @@ func (a *Authorizer) log(ctx context.Context, rec Record) {
 		return
 	}
 	level := slog.LevelInfo
-	if rec.Allow && len(rec.Rules()) == 0 && rec.Action != route.ContainerCreate.String() {
-		// Allowed requests that no rule looked at would drown the log.
+	if rec.fast {
+		// Fast-path requests, which no rule looks at, would drown the log;
+		// everything the policies decide is logged.
 		level = slog.LevelDebug
 	}
 	if !a.Log.Enabled(ctx, level) {

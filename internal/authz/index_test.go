@@ -35,6 +35,8 @@ var (
 func TestIndexFactsDecide(t *testing.T) {
 	found := imagefacts.Named("acme/api:1.4")
 	found.Source, found.Found, found.ID = imagefacts.SourceDaemon, true, "sha256:"+strings.Repeat("1", 64)
+	node := imagefacts.Named("dhi.io/node:25")
+	node.Source, node.Found, node.ID = imagefacts.SourceDaemon, true, "sha256:"+strings.Repeat("3", 64)
 	appOnly := files(map[string]imageindex.Entry{"/app": exe})
 	optCurl := files(map[string]imageindex.Entry{"/opt/tools/bin": dir, "/opt/tools/bin/curl": exe})
 	shell := func(test ...string) map[string]any {
@@ -49,10 +51,12 @@ func TestIndexFactsDecide(t *testing.T) {
 		{"no shell in an image no catalog knows", staticIndex{ix: appOnly}, shell("CMD-SHELL", "true"), "HA001"},
 		{"curl missing", staticIndex{ix: appOnly}, shell("CMD", "curl", "-f", "http://localhost:3000/"), "HA002"},
 		{"curl on the image's PATH", staticIndex{ix: optCurl}, shell("CMD", "curl", "-f", "http://localhost:3000/"), ""},
-		{"no index: unknown image allowed", staticIndex{err: errors.New("still being scanned")}, shell("CMD-SHELL", "true"), ""},
+		{"no index: a healthcheck is never allowed unchecked", staticIndex{err: errors.New("still being scanned")}, shell("CMD-SHELL", "true"), RuleFactsMissing},
+		{"no index: no healthcheck, nothing to check", staticIndex{err: errors.New("still being scanned")}, map[string]any{"Image": "acme/api:1.4"}, ""},
+		{"no index: the catalog's verdict stands", staticIndex{err: errors.New("scan failed")}, map[string]any{"Image": "dhi.io/node:25", "Healthcheck": map[string]any{"Test": []string{"CMD-SHELL", "true"}}}, "HA001"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			a := newAuthorizer(t, namesOnly{"acme/api:1.4": found})
+			a := newAuthorizer(t, namesOnly{"acme/api:1.4": found, "dhi.io/node:25": node})
 			a.Images.Index = tt.index
 			res := a.AuthZReq(context.Background(), createCall(t, "api", tt.body))
 			if tt.deny == "" && !res.Allow {
@@ -157,3 +161,68 @@ func TestNetworkFactsNameTheApp(t *testing.T) {
 	default:
 	}
 }
+
+// slowIndex has the files only after ready is closed.
+type slowIndex struct {
+	ix    *imageindex.Index
+	ready chan struct{}
+}
+
+func (s slowIndex) Lookup(ctx context.Context, _ string) (*imageindex.Index, error) {
+	select {
+	case <-s.ready:
+		return s.ix, nil
+	case <-ctx.Done():
+		return nil, errors.New("image index unavailable: still being scanned")
+	}
+}
+
+// A create whose healthcheck depends on the image's files waits for them
+// past --scan-timeout, within its own deadline, rather than being decided
+// without them.
+func TestCreatesWaitForTheFilesWithinTheirDeadline(t *testing.T) {
+	found := imagefacts.Named("acme/api:1.4")
+	found.Source, found.Found, found.ID = imagefacts.SourceDaemon, true, "sha256:"+strings.Repeat("1", 64)
+	ready := make(chan struct{})
+	a := newAuthorizer(t, namesOnly{"acme/api:1.4": found})
+	a.Images.Index = slowIndex{ix: files(map[string]imageindex.Entry{"/app": exe}), ready: ready}
+	a.Images.Deadlines.Scan = 20 * time.Millisecond
+	a.Timeout = 5 * time.Second
+	time.AfterFunc(200*time.Millisecond, func() { close(ready) })
+	res := a.AuthZReq(context.Background(), createCall(t, "api", map[string]any{"Image": "acme/api:1.4",
+		"Healthcheck": map[string]any{"Test": []string{"CMD", "curl", "-f", "http://localhost:3000/"}}}))
+	if res.Allow || !strings.HasPrefix(res.Msg, "HA002") {
+		t.Fatalf("want HA002 from the image's files, got allow=%v %q", res.Allow, res.Msg)
+	}
+
+	// Files that never come: denied before the decision's deadline.
+	a.Images.Index = slowIndex{ready: make(chan struct{})}
+	a.Timeout = time.Second
+	start := time.Now()
+	res = a.AuthZReq(context.Background(), createCall(t, "api", map[string]any{"Image": "acme/api:1.4",
+		"Healthcheck": map[string]any{"Test": []string{"CMD", "/app", "health"}}}))
+	if elapsed := time.Since(start); elapsed > a.Timeout {
+		t.Errorf("decided in %v, past its %v deadline", elapsed, a.Timeout)
+	}
+	if res.Allow || !strings.HasPrefix(res.Msg, RuleFactsMissing) || !strings.Contains(res.Msg, "acme/api:1.4") || !strings.Contains(res.Msg, "Retry") {
+		t.Fatalf("want a retryable %s naming the image, got allow=%v %q", RuleFactsMissing, res.Allow, res.Msg)
+	}
+	if missing, _ := a.Stats(); missing != 1 {
+		t.Errorf("facts-missing denials counted %d, want 1", missing)
+	}
+}
+
+// An image the daemon says it does not have cannot be created: nothing is
+// hidden by its missing files, and dockerd's own error is the clearer one.
+func TestMissingImagesAreLeftToDockerd(t *testing.T) {
+	gone := imagefacts.Named("acme/gone:1")
+	gone.Missing, gone.Err = true, "image inspect: No such image: acme/gone:1"
+	a := newAuthorizer(t, namesOnly{"acme/gone:1": gone})
+	a.Images.Index = staticIndex{err: errors.New("never asked")}
+	res := a.AuthZReq(context.Background(), createCall(t, "x", map[string]any{"Image": "acme/gone:1",
+		"Healthcheck": map[string]any{"Test": []string{"CMD", "/app", "health"}}}))
+	if !res.Allow {
+		t.Fatalf("denied: %s", res.Msg)
+	}
+}
+

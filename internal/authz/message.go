@@ -1,7 +1,12 @@
 package authz
 
 import (
+	"fmt"
 	"strings"
+	"time"
+
+	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
+	"github.com/hardened-authz/hardened-authz/internal/input"
 
 	"github.com/hardened-authz/hardened-authz/internal/policy"
 )
@@ -46,4 +51,24 @@ func truncate(s string, max int) string {
 		cut = cut[:i]
 	}
 	return strings.ToValidUTF8(cut, "") + more
+}
+
+// overloadedMessage says why a decision was not made in time, and what an
+// operator can do about it.
+func overloadedMessage(timeout time.Duration, err error) string {
+	return fmt.Sprintf("%s: the authorization plugin could not decide this request within %s (%v); it is denied because the plugin fails closed. Retry; if it persists, the plugin is overloaded or the daemon is slow to answer it: see its log, and raise --decision-timeout or --max-evaluations.", RuleOverloaded, timeout, err)
+}
+
+// factsMissingMessage says why a create whose healthcheck depends on the
+// image's files is denied without them, and that a retry will likely pass.
+func factsMissingMessage(doc input.Document, img imagefacts.Image) string {
+	ref := img.Ref
+	if ref == "" {
+		ref = doc.Container.Image
+	}
+	why := img.IndexErr
+	if why == "" {
+		why = img.Err
+	}
+	return fmt.Sprintf("%s: the files of image %s are not indexed yet (%s), and whether this container's healthcheck can run depends on them; it is denied rather than allowed unchecked. Retry in a few seconds: the image is being indexed. If it keeps failing, the image could not be indexed: the plugin's log names it and says why.", RuleFactsMissing, ref, why)
 }

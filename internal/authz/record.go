@@ -39,11 +39,14 @@ type Record struct {
 	IndexErr string
 	Err      string
 	Duration time.Duration
+
+	// fast marks a request allowed on the fast path, never evaluated.
+	fast bool
 }
 
 // allowed is the record of a request no policy needs to see.
 func allowed(rt route.Route) Record {
-	return Record{Method: rt.Method, Path: rt.Path, Action: rt.Kind.String(), Allow: true}
+	return Record{Method: rt.Method, Path: rt.Path, Action: rt.Kind.String(), Allow: true, fast: true}
 }
 
 // builtinDenial is the record of a request Go denies before, or instead

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -49,6 +50,10 @@ type Facts struct {
 	Healthcheck *container.HealthConfig
 	// Err says why the daemon did not answer, when Source is SourceCatalog.
 	Err string
+	// Missing means the daemon answered that it has no such image (or
+	// the request names none): dockerd will refuse the create itself, so
+	// the missing facts cannot hide anything.
+	Missing bool
 }
 
 // Named returns the facts that follow from the reference alone: its
@@ -109,7 +114,7 @@ type DaemonInspector struct {
 func (d *DaemonInspector) Inspect(ctx context.Context, ref string) Facts {
 	f := Named(ref)
 	if ref == "" {
-		f.Err = "the request names no image"
+		f.Err, f.Missing = "the request names no image", true
 		return f
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
@@ -117,6 +122,8 @@ func (d *DaemonInspector) Inspect(ctx context.Context, ref string) Facts {
 	res, err := d.Client.ImageInspect(ctx, ref)
 	if err != nil {
 		switch {
+		case cerrdefs.IsNotFound(err):
+			f.Err, f.Missing = "image inspect: "+err.Error(), true
 		case errors.Is(err, context.DeadlineExceeded):
 			f.Err = fmt.Sprintf("image inspect did not answer within %s (--daemon-timeout)", d.Timeout)
 		default:

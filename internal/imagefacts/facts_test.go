@@ -55,10 +55,10 @@ func TestInspectAnswers(t *testing.T) {
 		t.Fatalf("name facts lost: %+v", f)
 	}
 	missing := d.Inspect(context.Background(), "dhi.io/nope:1")
-	if missing.Source != SourceCatalog || missing.Found || !strings.Contains(missing.Err, "No such image") || missing.Repository != "dhi.io/nope" {
+	if missing.Source != SourceCatalog || missing.Found || !missing.Missing || !strings.Contains(missing.Err, "No such image") || missing.Repository != "dhi.io/nope" {
 		t.Fatalf("missing image facts = %+v", missing)
 	}
-	if none := d.Inspect(context.Background(), ""); none.Source != SourceCatalog || none.Err == "" {
+	if none := d.Inspect(context.Background(), ""); none.Source != SourceCatalog || none.Err == "" || !none.Missing {
 		t.Fatalf("empty ref facts = %+v", none)
 	}
 }
@@ -78,7 +78,7 @@ func TestInspectNeverOutlivesItsDeadline(t *testing.T) {
 	if elapsed := time.Since(start); elapsed > 2*time.Second {
 		t.Fatalf("Inspect took %v with a 100ms deadline", elapsed)
 	}
-	if f.Source != SourceCatalog || !strings.Contains(f.Err, "did not answer within 100ms") || f.Repository != "dhi.io/node" {
+	if f.Source != SourceCatalog || f.Missing || !strings.Contains(f.Err, "did not answer within 100ms") || f.Repository != "dhi.io/node" {
 		t.Fatalf("facts = %+v", f)
 	}
 }

@@ -96,17 +96,47 @@ func (s *Source) Image(ctx context.Context, ref string) Image {
 	}
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	ix, err := s.Index.Lookup(sctx, img.ID)
+	return s.lookup(ctx, sctx, img, fmt.Sprintf(" (not ready within --scan-timeout %s)", timeout))
+}
+
+// AwaitIndex waits for img's index until ctx is done, for a decision that
+// cannot be made without the image's files; img is returned as it is when
+// it has its index, or has nothing to index.
+func (s *Source) AwaitIndex(ctx context.Context, img Image) Image {
+	if s == nil || s.Index == nil || !img.Found || img.Index != nil {
+		return img
+	}
+	return s.lookup(ctx, ctx, img, " (not ready within the decision's deadline, --decision-timeout)")
+}
+
+// lookup asks the indexer for img's files within wctx; late is what the
+// error says when wctx, and not ctx, ran out.
+func (s *Source) lookup(ctx, wctx context.Context, img Image, late string) Image {
+	ix, err := s.Index.Lookup(wctx, img.ID)
 	switch {
 	case err == nil:
-		img.Index = ix
-	case errors.Is(sctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
-		img.IndexErr = fmt.Sprintf("%v (not ready within --scan-timeout %s)", err, timeout)
+		img.Index, img.IndexErr = ix, ""
+	case errors.Is(wctx.Err(), context.DeadlineExceeded) && (ctx == wctx || ctx.Err() == nil):
+		img.IndexErr = err.Error() + late
 	default:
 		img.IndexErr = err.Error()
 	}
 	return img
 }
+
+// ImageByID returns what is known of the image with ID id, which a
+// container created from name runs: the daemon's config and files of that
+// exact image, and the name's catalog facts.
+func (s *Source) ImageByID(ctx context.Context, id, name string) Image {
+	img := s.Image(ctx, id)
+	n := Named(name)
+	img.Ref, img.Repository, img.Tag, img.Digest = n.Ref, n.Repository, n.Tag, n.Digest
+	return img
+}
+
+// Indexed reports whether the Source has the image's files to offer: a
+// decision that needs them, and has none, then knows something is missing.
+func (s *Source) Indexed() bool { return s != nil && s.Index != nil }
 
 // Inspect answers with the Source's inspect facts alone, so a Source can
 // stand where an Inspector is asked for (the image a pull named).

@@ -168,8 +168,7 @@ no_shell if shell_fact == false
 has_shell if not no_shell
 
 _runs_shell if {
-	some a in request.argv0s
-	b := text.basename(a)
+	b := text.basename(request.argv0)
 	_is_shell_or_script(b)
 }
 
@@ -232,10 +231,7 @@ image_program_missing(p) if image_program(p).value == false
 # The image has program p or we do not know.
 has_program(p) if not program_missing(p)
 
-_runs(p) if {
-	some a in request.argv0s
-	text.basename(a) == text.basename(p)
-}
+_runs(p) if text.basename(request.argv0) == text.basename(p)
 
 # ---------------------------------------------------------------------------
 # Interpreters

@@ -404,3 +404,18 @@ test_interpreter_scan_can_veto_catalog if {
 		{"image": {"programs": {"node": {"found": false, "path": ""}}}},
 	)
 }
+
+# A command behind an entrypoint is only the entrypoint's arguments: a
+# decoy `Cmd: ["curl"]` is no evidence that the image has curl, nor a
+# decoy `Cmd: ["sh"]` that it has a shell.
+test_decoy_command_is_no_evidence if {
+	decoy_curl := object.union(_on("dhi.io/node", "25"), {"container": {"entrypoint": ["node"], "command": ["curl"]}})
+	program_missing("curl") with input as decoy_curl
+	program_source("curl") == "catalog" with input as decoy_curl
+	decoy_sh := object.union(_on("dhi.io/node", "25"), {"container": {"entrypoint": ["node"], "command": ["sh"]}})
+	no_shell with input as decoy_sh
+
+	# Without an entrypoint the command is the process: it does run.
+	runs_curl := object.union(_on("dhi.io/node", "25"), {"container": {"entrypoint": [], "command": ["curl", "-V"]}})
+	program_source("curl") == "entrypoint" with input as runs_curl
+}

@@ -71,8 +71,24 @@ command := c if {
 	is_array(c)
 } else := []
 
-# The programs the container itself starts: entrypoint[0] and, when the
-# entrypoint is a wrapper (tini, docker-entrypoint.sh) or empty, command[0].
+# The program the container's process really is: argv[0] of the effective
+# entrypoint, else of the command (with an entrypoint, the command is only
+# its arguments). Undefined when the container names none.
+argv0 := a if {
+	a := entrypoint[0]
+	is_string(a)
+	a != ""
+} else := a if {
+	count(entrypoint) == 0
+	a := command[0]
+	is_string(a)
+	a != ""
+}
+
+# The first words of the entrypoint and of the command: argv0, and the
+# program a wrapper entrypoint (tini, docker-entrypoint.sh) likely runs.
+# A hint for fixes (which interpreter to suggest), never evidence that a
+# program exists: a decoy command proves nothing.
 argv0s := [a |
 	some argv in [entrypoint, command]
 	a := argv[0]

@@ -68,3 +68,10 @@ test_argv0s if {
 	argv0s == [] with input as {}
 	entrypoint == [] with input as {"container": {"entrypoint": null}}
 }
+
+test_argv0_is_the_process_itself if {
+	argv0 == "tini" with input as fx.create({"container": {"entrypoint": ["tini", "--"], "command": ["node", "server.js"]}})
+	argv0 == "python3" with input as fx.create({"container": {"entrypoint": [], "command": ["python3", "app.py"]}})
+	argv0 == "/app" with input as fx.create({"container": {"entrypoint": ["/app"], "command": ["curl"]}})
+	not argv0 with input as {}
+}
