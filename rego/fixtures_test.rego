@@ -60,6 +60,26 @@ hc_shell(command) := object.union(hc_shell_curl, {
 	"probe_url": _first_url(split(command, " ")),
 })
 
+# hc_invalid(test, problem): a test dockerd cannot run (form "invalid"),
+# as the normalizer describes it: nothing to run, no probe.
+hc_invalid(test, problem) := {
+	"form": "invalid",
+	"inherited": false,
+	"test": test,
+	"program": "",
+	"args": [],
+	"shell": [],
+	"shell_command": "",
+	"commands": [],
+	"probe_url": "",
+	"interval_ns": 0,
+	"timeout_ns": 0,
+	"start_period_ns": 0,
+	"retries": 0,
+	"problem": problem,
+	"truncated": false,
+}
+
 _first_url(words) := u if {
 	urls := [w | some w in words; regex.match(`^https?://`, w)]
 	u := urls[0]

@@ -90,7 +90,19 @@ type Request struct {
 
 // Plugin is the target of a /plugins/{name}/... request.
 type Plugin struct {
+	// Name is the reference as the path wrote it: a name, an ID or an ID
+	// prefix; dockerd accepts all three.
 	Name string `json:"name"`
+	// Lookup is what the daemon said of Name (see WithPluginTarget):
+	// "found", "not_found", or "failed" when it could not say, so Name may
+	// be any plugin. Absent when the daemon was not asked.
+	Lookup string `json:"lookup,omitempty"`
+	// ID and ResolvedName are the plugin dockerd will act on, when Lookup
+	// is "found": the 64-hex ID and the name with its tag.
+	ID           string `json:"id,omitempty"`
+	ResolvedName string `json:"resolved_name,omitempty"`
+	// LookupError says why the lookup found nothing, for messages.
+	LookupError string `json:"lookup_error,omitempty"`
 }
 
 // Container is the container as it will run.
@@ -148,6 +160,16 @@ type Healthcheck struct {
 	TimeoutNs     int64    `json:"timeout_ns"`
 	StartPeriodNs int64    `json:"start_period_ns"`
 	Retries       int      `json:"retries"`
+	// Problem says why dockerd cannot run the test, when Form is
+	// FormInvalid: ProblemNoProgram, ProblemEmptyProgram,
+	// ProblemNoCommand, ProblemEmptyCommand or ProblemUnknownType; "" for
+	// every other form.
+	Problem string `json:"problem"`
+	// Truncated is true when the test was longer than the plugin reads
+	// (MaxTestElements, MaxParsedBytes, MaxProbeURLBytes): test,
+	// shell_command, commands and probe_url then come from its beginning
+	// only, and an exec test has no probe_url.
+	Truncated bool `json:"truncated"`
 }
 
 // Network is the container's network mode.

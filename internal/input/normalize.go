@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/moby/moby/api/types/container"
 
@@ -115,6 +116,53 @@ func lookupEnv(env []string, key string) (string, bool) {
 	return "", false
 }
 
+// FormInvalid is the form of a healthcheck test dockerd cannot run as a
+// check; Healthcheck.Problem says why.
+const FormInvalid = "invalid"
+
+// Why a test is FormInvalid (Healthcheck.Problem). Checked against moby's
+// daemon/health.go (cmdProbe.run, getProbe), 20.10 and master.
+const (
+	// ProblemNoProgram: ["CMD"]. dockerd before 29.5 panics when it runs
+	// the probe (getEntrypointAndArgs indexes an empty slice), and the
+	// whole daemon dies; 29.5+ fails every probe ("has no command").
+	ProblemNoProgram = "no_program"
+	// ProblemEmptyProgram: ["CMD", ""] (or blank): exec of "" fails on
+	// every probe.
+	ProblemEmptyProgram = "empty_program"
+	// ProblemNoCommand: ["CMD-SHELL"]: dockerd before 29.5 runs
+	// `/bin/sh -c` with no command, which fails; 29.5+ fails the probe
+	// itself.
+	ProblemNoCommand = "no_command"
+	// ProblemEmptyCommand: ["CMD-SHELL", ""] (or only blanks): `sh -c ""`
+	// exits 0, so the container turns healthy without anything checked.
+	ProblemEmptyCommand = "empty_command"
+	// ProblemUnknownType: Test[0] is not NONE, CMD or CMD-SHELL (compared
+	// case-sensitively). dockerd accepts the create, then never runs the
+	// check: the container has no health status at all.
+	ProblemUnknownType = "unknown_type"
+)
+
+// Bounds on the work one healthcheck can make the plugin do: a create body
+// may carry a test of a mebibyte (dockerd 20.10 forwards up to 1 MiB).
+const (
+	// MaxParsedBytes is how much of a test is read: the length of
+	// shell_command, the part of a CMD-SHELL command parsed for commands,
+	// and the bytes of the arguments searched for probe_url.
+	MaxParsedBytes = 16 << 10
+	// MaxCommands is how many programs commands lists at most.
+	MaxCommands = 32
+	// MaxTestElements is how many elements of a test the document carries
+	// (test, and args within them): dockerd runs them all, but a rule
+	// never needs more, and each costs the plugin a Rego value.
+	MaxTestElements = 256
+	// MaxProbeURLBytes is the longest probe_url kept; a longer URL is cut
+	// (and the healthcheck marked truncated). Fixes only use URLs of 512
+	// bytes or less, so a cut URL never reaches one. An exec test that is
+	// truncated in any way has no probe_url at all.
+	MaxProbeURLBytes = 2 << 10
+)
+
 // healthcheckOf returns the effective healthcheck: dockerd takes the image's
 // healthcheck when the request has none, and fills every zero field of the
 // request's (an empty Test included) from the image's.
@@ -160,30 +208,108 @@ func healthcheckOf(cfg *container.Config, img imagefacts.Facts) Healthcheck {
 		h.Inherited = false
 		return h
 	}
-	switch eff.Test[0] {
-	case "NONE":
-		h.Form = FormNone
-	case "CMD":
-		h.Form = FormCmd
-		if len(eff.Test) > 1 {
-			h.Program = eff.Test[1]
-			h.Args = nonNil(eff.Test[2:])
-		}
-	case "CMD-SHELL":
-		h.Form = FormShell
+	test := eff.Test
+	if len(test) > MaxTestElements {
+		test, h.Truncated = test[:MaxTestElements], true
+		h.Test = test
+	}
+	h.Form, h.Problem = testForm(test)
+	switch h.Form {
+	case FormInvalid:
+		// Nothing dockerd can run: no program, no commands, no probe.
+		return h
+	case FormCmd:
+		h.Program = test[1]
+		h.Args = nonNil(test[2:])
+	case FormShell:
 		h.Shell = shellOf(cfg, img)
 		h.Program = h.Shell[0]
-		h.ShellCommand = strings.Join(eff.Test[1:], " ")
-		h.Commands = shellCommands(h.ShellCommand)
-	default:
-		// dockerd rejects any other first element at create time; describe
-		// it as an exec-form check so that no rule mistakes it for absent.
-		h.Form = FormCmd
-		h.Program = eff.Test[0]
-		h.Args = nonNil(eff.Test[1:])
+		var cut bool
+		h.ShellCommand, cut = joinPrefix(test[1:], " ", MaxParsedBytes)
+		if h.Truncated = h.Truncated || cut; h.Truncated {
+			h.Commands = shellCommandsPrefix(h.ShellCommand)
+		} else {
+			h.Commands = shellCommands(h.ShellCommand)
+		}
 	}
-	h.ProbeURL = probeURL(eff.Test[1:])
+	url, cut := probeURL(test[1:])
+	h.ProbeURL, h.Truncated = url, h.Truncated || cut
+	if h.Truncated && h.Form == FormCmd {
+		// A curl probe's fix copies its arguments into the sidecar's
+		// test: never the ones the plugin did not read.
+		h.ProbeURL = ""
+	}
 	return h
+}
+
+// testForm classifies a non-empty Test as dockerd's health monitor reads
+// it (daemon/health.go, getProbe and cmdProbe.run).
+func testForm(test []string) (form, problem string) {
+	switch test[0] {
+	case "NONE":
+		return FormNone, ""
+	case "CMD":
+		switch {
+		case len(test) < 2:
+			return FormInvalid, ProblemNoProgram
+		case strings.TrimSpace(test[1]) == "":
+			return FormInvalid, ProblemEmptyProgram
+		}
+		return FormCmd, ""
+	case "CMD-SHELL":
+		switch {
+		case len(test) < 2:
+			return FormInvalid, ProblemNoCommand
+		case strings.Trim(test[1], " \t\n") == "":
+			// The shell runs test[1]; any later elements are its $0, $1, …
+			return FormInvalid, ProblemEmptyCommand
+		}
+		return FormShell, ""
+	}
+	return FormInvalid, ProblemUnknownType
+}
+
+// joinPrefix is strings.Join(parts, sep) when that has at most limit
+// bytes; otherwise its first limit bytes (cut back to a whole UTF-8
+// character) and true, built without joining the rest.
+func joinPrefix(parts []string, sep string, limit int) (string, bool) {
+	n := 0
+	for i, p := range parts {
+		if i > 0 {
+			n += len(sep)
+		}
+		if n += len(p); n > limit {
+			break
+		}
+	}
+	if n <= limit {
+		return strings.Join(parts, sep), false
+	}
+	var b strings.Builder
+	b.Grow(limit)
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		if room := limit - b.Len(); len(p) >= room {
+			b.WriteString(cutUTF8(p, max(room, 0)))
+			break
+		}
+		b.WriteString(p)
+	}
+	return b.String(), true
+}
+
+// cutUTF8 returns s cut to at most n bytes, never inside a UTF-8
+// character.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // shellOf is the shell that runs a CMD-SHELL healthcheck: Config.Shell,
@@ -201,14 +327,27 @@ func shellOf(cfg *container.Config, img imagefacts.Facts) []string {
 var urlPattern = regexp.MustCompile(`https?://[^\s'"<>|;&)]+`)
 
 // probeURL finds the first http(s) URL in a healthcheck's arguments, which
-// is what a sidecar must probe instead.
-func probeURL(args []string) string {
+// is what a sidecar must probe instead. It reads at most MaxParsedBytes of
+// the arguments and keeps at most MaxProbeURLBytes of the URL; truncated
+// says that either bound cut something.
+func probeURL(args []string) (url string, truncated bool) {
+	budget := MaxParsedBytes
 	for _, a := range args {
+		if budget <= 0 {
+			return "", true
+		}
+		if len(a) > budget {
+			a, truncated = cutUTF8(a, budget), true
+		}
+		budget -= len(a)
 		if u := urlPattern.FindString(a); u != "" {
-			return u
+			if len(u) > MaxProbeURLBytes {
+				u, truncated = cutUTF8(u, MaxProbeURLBytes), true
+			}
+			return u, truncated
 		}
 	}
-	return ""
+	return "", truncated
 }
 
 // networkOf splits HostConfig.NetworkMode into a mode and its target.

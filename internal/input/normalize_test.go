@@ -2,10 +2,12 @@ package input
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/moby/moby/api/types/container"
 
@@ -198,5 +200,238 @@ func TestDocumentEncodesListsAsArrays(t *testing.T) {
 		if !strings.Contains(string(raw), field) {
 			t.Errorf("encoded document lacks %s: %s", field, raw)
 		}
+	}
+}
+
+// Tests dockerd cannot run are form "invalid", with the problem, and
+// nothing to run: no program, commands or probe (daemon/health.go:
+// getProbe, cmdProbe.run).
+func TestInvalidHealthchecks(t *testing.T) {
+	tests := []struct {
+		test    string
+		problem string
+	}{
+		{`["CMD"]`, ProblemNoProgram},
+		{`["CMD",""]`, ProblemEmptyProgram},
+		{`["CMD"," ","http://localhost/"]`, ProblemEmptyProgram},
+		{`["CMD-SHELL"]`, ProblemNoCommand},
+		{`["CMD-SHELL",""]`, ProblemEmptyCommand},
+		{`["CMD-SHELL"," \t\n"]`, ProblemEmptyCommand},
+		// The shell runs test[1]; later elements are only its $0, $1.
+		{`["CMD-SHELL","","curl http://localhost/"]`, ProblemEmptyCommand},
+		{`["cmd","curl","-f","http://localhost/"]`, ProblemUnknownType},
+		{`["Cmd-Shell","curl http://localhost/"]`, ProblemUnknownType},
+		{`["/bin/cat","/tmp/ok"]`, ProblemUnknownType},
+		{`[""]`, ProblemUnknownType},
+	}
+	for _, tt := range tests {
+		t.Run(tt.test, func(t *testing.T) {
+			h := build(t, `{"Image":"x","Healthcheck":{"Test":`+tt.test+`}}`, imagefacts.Named("x")).Container.Healthcheck
+			if h.Form != FormInvalid || h.Problem != tt.problem {
+				t.Errorf("form %q problem %q, want %q %q", h.Form, h.Problem, FormInvalid, tt.problem)
+			}
+			if h.Program != "" || h.ProbeURL != "" || h.ShellCommand != "" || len(h.Commands) != 0 || len(h.Args) != 0 || len(h.Shell) != 0 {
+				t.Errorf("an invalid test runs nothing, got %+v", h)
+			}
+			var want []string
+			if err := json.Unmarshal([]byte(tt.test), &want); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(h.Test, want) {
+				t.Errorf("test = %q, want the raw %q", h.Test, want)
+			}
+		})
+	}
+
+	// The image's own HEALTHCHECK can be one too.
+	img := imagefacts.Named("x")
+	img.Healthcheck = &container.HealthConfig{Test: []string{"CMD"}, Interval: time.Second}
+	h := build(t, `{"Image":"x"}`, img).Container.Healthcheck
+	if h.Form != FormInvalid || h.Problem != ProblemNoProgram || !h.Inherited {
+		t.Errorf("inherited [\"CMD\"]: %+v", h)
+	}
+	h = build(t, `{"Image":"x","Healthcheck":{"Test":[],"Retries":2}}`, img).Container.Healthcheck
+	if h.Form != FormInvalid || !h.Inherited || h.Retries != 2 {
+		t.Errorf("empty Test inherits the image's [\"CMD\"]: %+v", h)
+	}
+
+	// Every valid form has no problem.
+	for _, test := range []string{`["NONE"]`, `["CMD","x"]`, `["CMD-SHELL","x"]`} {
+		h := build(t, `{"Image":"x","Healthcheck":{"Test":`+test+`}}`, imagefacts.Named("x")).Container.Healthcheck
+		if h.Form == FormInvalid || h.Problem != "" {
+			t.Errorf("%s: form %q problem %q", test, h.Form, h.Problem)
+		}
+	}
+}
+
+// shellBody is a create body whose healthcheck is ["CMD-SHELL", cmd].
+func shellBody(t testing.TB, cmd string) string {
+	t.Helper()
+	raw, err := json.Marshal(map[string]any{"Image": "dhi.io/node:25-dev", "Healthcheck": map[string]any{"Test": []string{"CMD-SHELL", cmd}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
+// manyCommands is a command of about n bytes running p0, p1, p2, … in turn.
+func manyCommands(n int) string {
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, "p%d; ", i)
+	}
+	return b.String()[:n]
+}
+
+// A long test costs the plugin a bounded amount of work: the first
+// MaxParsedBytes are read, at most MaxCommands programs listed, and
+// probe_url is at most MaxProbeURLBytes.
+func TestHealthcheckParsingIsBounded(t *testing.T) {
+	img := imagefacts.Named("dhi.io/node:25-dev")
+
+	// 1 MiB of distinct commands, after a curl probe.
+	cmd := "curl -f http://localhost:3000/health; " + manyCommands(1<<20)
+	h := build(t, shellBody(t, cmd), img).Container.Healthcheck
+	if !h.Truncated || h.Form != FormShell || h.Program != "/bin/sh" {
+		t.Errorf("form %q program %q truncated %v, want a truncated shell test", h.Form, h.Program, h.Truncated)
+	}
+	if len(h.ShellCommand) != MaxParsedBytes || !strings.HasPrefix(cmd, h.ShellCommand) {
+		t.Errorf("shell_command has %d bytes, want the first %d", len(h.ShellCommand), MaxParsedBytes)
+	}
+	if len(h.Commands) != MaxCommands || h.Commands[0] != "curl" || h.Commands[1] != "p0" {
+		t.Errorf("commands = %d %q…, want %d starting with curl, p0", len(h.Commands), h.Commands[:min(3, len(h.Commands))], MaxCommands)
+	}
+	if h.ProbeURL != "http://localhost:3000/health" {
+		t.Errorf("probe_url = %q", h.ProbeURL)
+	}
+	if len(h.Test[1]) != len(cmd) {
+		t.Errorf("test carries %d bytes, want the raw %d", len(h.Test[1]), len(cmd))
+	}
+
+	// A short command with many programs: all parsed, MaxCommands kept.
+	h = build(t, shellBody(t, manyCommands(2000)), img).Container.Healthcheck
+	if h.Truncated || len(h.Commands) != MaxCommands {
+		t.Errorf("truncated %v, %d commands; want false, %d", h.Truncated, len(h.Commands), MaxCommands)
+	}
+
+	// Exactly MaxParsedBytes is read whole.
+	exact := "pg_isready " + strings.Repeat("x", MaxParsedBytes-len("pg_isready "))
+	h = build(t, shellBody(t, exact), img).Container.Healthcheck
+	if h.Truncated || h.ShellCommand != exact || !reflect.DeepEqual(h.Commands, []string{"pg_isready"}) {
+		t.Errorf("a command of exactly %d bytes: truncated %v, commands %q", MaxParsedBytes, h.Truncated, h.Commands)
+	}
+
+	// A command cut by the limit is not a command: /usr/bin/curl cut to
+	// /usr/bin/cu would be missing from every image. Only commands that
+	// end before the cut count.
+	pad := strings.Repeat(" ", MaxParsedBytes-len("true; sleep 1; /usr/bin/cu"))
+	h = build(t, shellBody(t, "true; sleep 1;"+pad+" /usr/bin/curl -f http://localhost/"), img).Container.Healthcheck
+	if !h.Truncated || !reflect.DeepEqual(h.Commands, []string{"sleep"}) {
+		t.Errorf("truncated %v commands %q, want [sleep]", h.Truncated, h.Commands)
+	}
+	// An unbalanced quote after the cut does not hide what came before.
+	h = build(t, shellBody(t, "wget -q http://localhost/; echo '"+strings.Repeat("z", 1<<20)), img).Container.Healthcheck
+	if !reflect.DeepEqual(h.Commands, []string{"wget"}) {
+		t.Errorf("commands %q, want [wget]", h.Commands)
+	}
+
+	// The cut never splits a UTF-8 character.
+	h = build(t, shellBody(t, "x"+strings.Repeat("é", MaxParsedBytes)), img).Container.Healthcheck
+	if !utf8.ValidString(h.ShellCommand) || len(h.ShellCommand) > MaxParsedBytes {
+		t.Errorf("shell_command of %d bytes, valid UTF-8 %v", len(h.ShellCommand), utf8.ValidString(h.ShellCommand))
+	}
+}
+
+func TestProbeURLIsBounded(t *testing.T) {
+	long := "http://localhost:3000/" + strings.Repeat("a", 1<<20)
+	h := build(t, shellBody(t, "wget -qO- "+long), imagefacts.Named("x")).Container.Healthcheck
+	if len(h.ProbeURL) != MaxProbeURLBytes || !strings.HasPrefix(long, h.ProbeURL) || !h.Truncated {
+		t.Errorf("probe_url of %d bytes (truncated %v), want the first %d", len(h.ProbeURL), h.Truncated, MaxProbeURLBytes)
+	}
+
+	// An exec test the plugin did not read whole has no probe_url: a curl
+	// probe's fix would copy its arguments, read or not.
+	h = build(t, `{"Image":"x","Healthcheck":{"Test":["CMD","curl","-f","`+long+`"]}}`, imagefacts.Named("x")).Container.Healthcheck
+	if h.ProbeURL != "" || !h.Truncated {
+		t.Errorf("probe_url of %d bytes (truncated %v), want none", len(h.ProbeURL), h.Truncated)
+	}
+	if h.Form != FormCmd || h.Program != "curl" || len(h.Args[1]) != len(long) {
+		t.Errorf("the exec test itself is kept: %q %d", h.Program, len(h.Args[1]))
+	}
+
+	// A URL past the first MaxParsedBytes of the arguments is not looked for.
+	raw, _ := json.Marshal(map[string]any{"Image": "x", "Healthcheck": map[string]any{"Test": []string{"CMD-SHELL", "probe " + strings.Repeat("-flag=1 ", MaxParsedBytes/8) + "http://localhost:3000/"}}})
+	h = build(t, string(raw), imagefacts.Named("x")).Container.Healthcheck
+	if h.ProbeURL != "" || !h.Truncated {
+		t.Errorf("probe_url %q truncated %v, want none found, truncated", h.ProbeURL, h.Truncated)
+	}
+
+	// Short tests are not truncated.
+	h = build(t, `{"Image":"x","Healthcheck":{"Test":["CMD","curl","-f","http://localhost:3000/"]}}`, imagefacts.Named("x")).Container.Healthcheck
+	if h.Truncated || h.ProbeURL != "http://localhost:3000/" {
+		t.Errorf("probe_url %q truncated %v", h.ProbeURL, h.Truncated)
+	}
+}
+
+// The document carries at most MaxTestElements elements of a test.
+func TestTestElementsAreBounded(t *testing.T) {
+	test := []string{"CMD", "curl", "-f", "http://localhost:3000/"}
+	for len(test) < 100_000 {
+		test = append(test, "-v")
+	}
+	raw, _ := json.Marshal(map[string]any{"Image": "x", "Healthcheck": map[string]any{"Test": test}})
+	h := build(t, string(raw), imagefacts.Named("x")).Container.Healthcheck
+	if len(h.Test) != MaxTestElements || len(h.Args) != MaxTestElements-2 || !h.Truncated || h.Program != "curl" || h.ProbeURL != "" {
+		t.Errorf("test %d args %d truncated %v program %q probe_url %q", len(h.Test), len(h.Args), h.Truncated, h.Program, h.ProbeURL)
+	}
+	test[0] = "cmd"
+	raw, _ = json.Marshal(map[string]any{"Image": "x", "Healthcheck": map[string]any{"Test": test}})
+	h = build(t, string(raw), imagefacts.Named("x")).Container.Healthcheck
+	if len(h.Test) != MaxTestElements || h.Form != FormInvalid || h.Problem != ProblemUnknownType {
+		t.Errorf("an invalid test of %d elements: %d kept, form %q %q", len(test), len(h.Test), h.Form, h.Problem)
+	}
+	// Exactly MaxTestElements is whole.
+	raw, _ = json.Marshal(map[string]any{"Image": "x", "Healthcheck": map[string]any{"Test": test[:MaxTestElements]}})
+	if h := build(t, string(raw), imagefacts.Named("x")).Container.Healthcheck; h.Truncated {
+		t.Errorf("a test of exactly %d elements is truncated", MaxTestElements)
+	}
+}
+
+// BenchmarkLongHealthcheck is the Go side of a create whose healthcheck
+// test is 1 MiB (dockerd 20.10 forwards bodies up to 1 MiB): normalizing
+// it and building the Rego value, the body already decoded. Before the
+// parsing limits, the 100,000 commands of distinct-commands went into the
+// document (and every one of them through Rego), as did the 200,000
+// elements of exec-many-args, twice (test and args).
+func BenchmarkLongHealthcheck(b *testing.B) {
+	rt := route.Parse("POST", "/v1.41/containers/create?name=web")
+	img := imagefacts.Named("dhi.io/node:25-dev")
+	manyArgs := []string{"CMD", "curl", "-f", "http://localhost:3000/"}
+	for len(manyArgs) < 200_000 {
+		manyArgs = append(manyArgs, "-v")
+	}
+	for _, bc := range []struct {
+		name string
+		test []string
+	}{
+		{"shell-distinct-commands", []string{"CMD-SHELL", manyCommands(1 << 20)}},
+		{"shell-one-word", []string{"CMD-SHELL", strings.Repeat("x", 1<<20)}},
+		{"exec-many-args", manyArgs},
+	} {
+		raw, err := json.Marshal(map[string]any{"Image": "dhi.io/node:25-dev", "Healthcheck": map[string]any{"Test": bc.test}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		req, err := createreq.Decode(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				d := ForRequest(rt, Caller{}, "hardened-authz").WithCreate("web", req, img)
+				_ = d.Value()
+			}
+		})
 	}
 }

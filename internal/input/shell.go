@@ -21,18 +21,33 @@ var commandPrefixes = map[string]bool{
 }
 
 // shellCommands lists the programs a CMD-SHELL healthcheck runs: the first
-// word of each simple command, in order, without duplicates. It is a
-// deliberately small reading of shell syntax: words it cannot know
-// statically (variables, command substitution) are left out rather than
-// guessed, so rules never deny on a misreading.
+// word of each simple command, in order, without duplicates, at most
+// MaxCommands of them. It is a deliberately small reading of shell syntax:
+// words it cannot know statically (variables, command substitution) are
+// left out rather than guessed, so rules never deny on a misreading.
 func shellCommands(cmd string) []string {
-	progs := []string{}
-	seen := map[string]bool{}
 	segments, ok := splitCommands(cmd)
 	if !ok {
 		// Unbalanced quotes: the shell itself rejects the command.
-		return progs
+		return []string{}
 	}
+	return firstWords(segments)
+}
+
+// shellCommandsPrefix is shellCommands of a command cut short (the first
+// MaxParsedBytes of a longer one): the programs of the simple commands
+// that end within prefix. The last one may be cut in the middle of a word
+// (or of a quote), so it is left out: a cut /usr/bin/curl must not read as
+// a missing /usr/bin/cu.
+func shellCommandsPrefix(prefix string) []string {
+	segments, _ := splitCommands(prefix)
+	return firstWords(segments[:len(segments)-1])
+}
+
+// firstWords returns the program of each simple command.
+func firstWords(segments []string) []string {
+	progs := []string{}
+	seen := map[string]bool{}
 	for _, segment := range segments {
 		words := strings.Fields(segment)
 		i := 0
@@ -50,6 +65,9 @@ func shellCommands(cmd string) []string {
 		if !seen[w] {
 			seen[w] = true
 			progs = append(progs, w)
+			if len(progs) == MaxCommands {
+				break
+			}
 		}
 	}
 	return progs

@@ -1,6 +1,7 @@
 package input
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -34,14 +35,48 @@ func TestShellCommands(t *testing.T) {
 	}
 }
 
+func TestShellCommandsPrefix(t *testing.T) {
+	tests := map[string][]string{
+		// The last simple command may be cut: left out.
+		"curl -f http://localhost/; /usr/bin/cu": {"curl"},
+		"wget -q x && nc -z localhost 5":         {"wget"},
+		// A quote open at the cut belongs to the cut command.
+		"pg_isready; echo 'a; b":            {"pg_isready"},
+		"redis-cli ping | grep PONG | md5s": {"redis-cli", "grep"},
+		"curl":                              {},
+		"":                                  {},
+	}
+	for prefix, want := range tests {
+		if got := shellCommandsPrefix(prefix); !reflect.DeepEqual(got, want) {
+			t.Errorf("shellCommandsPrefix(%q) = %q, want %q", prefix, got, want)
+		}
+	}
+}
+
+func TestShellCommandsAreCapped(t *testing.T) {
+	var cmd strings.Builder
+	for i := range 3 * MaxCommands {
+		fmt.Fprintf(&cmd, "prog%d | ", i)
+	}
+	got := shellCommands(cmd.String() + "true")
+	if len(got) != MaxCommands || got[0] != "prog0" || got[MaxCommands-1] != fmt.Sprintf("prog%d", MaxCommands-1) {
+		t.Errorf("%d commands %q, want the first %d", len(got), got, MaxCommands)
+	}
+}
+
 func FuzzShellCommands(f *testing.F) {
 	for _, s := range []string{"curl -f x || exit 1", "a=b c | d; e & f", "'\"", "if x; then y; fi"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, cmd string) {
-		for _, p := range shellCommands(cmd) {
-			if p == "" || strings.ContainsAny(p, " \t\n;&|$`") {
-				t.Fatalf("shellCommands(%q) returned %q", cmd, p)
+		for _, progs := range [][]string{shellCommands(cmd), shellCommandsPrefix(cmd)} {
+			if len(progs) > MaxCommands {
+				t.Fatalf("%q gave %d commands, more than %d", cmd, len(progs), MaxCommands)
+			}
+			for _, p := range progs {
+				if p == "" || strings.ContainsAny(p, " \t\n;&|$`") {
+					t.Fatalf("shellCommands(%q) returned %q", cmd, p)
+				}
 			}
 		}
 	})

@@ -35,7 +35,7 @@ func (d Document) Value() ast.Value {
 		o.Insert(ast.StringTerm("request"), ast.NewTerm(req))
 	}
 	if p := d.Plugin; p != nil {
-		o.Insert(ast.StringTerm("plugin"), ast.NewTerm(obj(kv("name", str(p.Name)))))
+		o.Insert(ast.StringTerm("plugin"), ast.NewTerm(p.value()))
 	}
 	if c := d.Container; c != nil {
 		o.Insert(ast.StringTerm("container"), ast.NewTerm(c.value()))
@@ -104,6 +104,8 @@ func (c *Container) value() ast.Object {
 			kv("timeout_ns", ast.IntNumberTerm(int(h.TimeoutNs))),
 			kv("start_period_ns", ast.IntNumberTerm(int(h.StartPeriodNs))),
 			kv("retries", ast.IntNumberTerm(h.Retries)),
+			kv("problem", str(h.Problem)),
+			kv("truncated", ast.BooleanTerm(h.Truncated)),
 		))),
 		kv("network", ast.NewTerm(c.Network.value())),
 		kv("ports", ast.ArrayTerm(ports...)),

@@ -4,7 +4,9 @@
 #   Hardened images (Docker Hardened Images, Chainguard, distroless) ship
 #   without a shell, curl, wget or coreutils. A healthcheck that needs one of
 #   them fails on every probe: the container keeps running but never becomes
-#   healthy, and everything that waits for service_healthy hangs.
+#   healthy, and everything that waits for service_healthy hangs. And some
+#   tests dockerd cannot run in any image (HA009); one of them, ["CMD"],
+#   makes dockerd before 29.5 panic.
 package hardened.rules.healthcheck
 
 import data.hardened.lib.fix
@@ -57,6 +59,40 @@ deny contains violation.new(rego.metadata.rule(), msg, ha002_fix) if {
 	msg := _ha002_message(program)
 }
 
+# METADATA
+# title: Healthcheck dockerd cannot run
+# description: |
+#   The effective healthcheck's test (the request's, or the image's
+#   HEALTHCHECK) is one dockerd cannot run as a check, in any image:
+#   ["CMD"] with no program, which dockerd before 29.5 panics on at the
+#   first probe (daemon/health.go: getEntrypointAndArgs indexes an empty
+#   slice), taking the whole daemon down; ["CMD", ""]; ["CMD-SHELL"] with no
+#   command; ["CMD-SHELL", ""], which always passes without checking
+#   anything; or a first element other than NONE, CMD and CMD-SHELL, which
+#   dockerd accepts and never runs. Judged by
+#   hardened.lib.healthcheck.invalid and problem.
+# custom:
+#   id: HA009
+#   severity: error
+#   locations: [[healthcheck, test], [image]]
+deny contains violation.new(rego.metadata.rule(), msg, ha009_fix) if {
+	request.is_container_create
+	request.healthcheck_form == "invalid"
+	what := _ha009_what[healthcheck.problem]
+	msg := sprintf("%s (image %s): %s %s", [request.subject, request.image_ref, _which, what])
+}
+
+_ha009_what := {
+	"no_program": `is ["CMD"], an exec test with no program to run: dockerd before 29.5 panics at its first probe and exits, and restarting it (without live-restore) stops every container on the host; later versions fail every probe.`,
+	"empty_program": `is an exec test whose program is empty (["CMD", ""]): there is nothing to execute, so every probe fails and the container would stay unhealthy forever.`,
+	"no_command": `is ["CMD-SHELL"], a shell test with no command: the shell is started with nothing to run (sh -c), so every probe fails and the container would stay unhealthy forever.`,
+	"empty_command": `is a CMD-SHELL test with an empty command: the shell runs nothing and exits 0, so the container would report healthy without anything being checked.`,
+	"unknown_type": sprintf(
+		`has the unknown test type %s: the first element must be "CMD", "CMD-SHELL" or "NONE" (case-sensitive); dockerd accepts it but never runs the check, so the container never becomes healthy.`,
+		[text.quote(text.truncate(healthcheck.declared_type, 60))],
+	),
+}
+
 # ---------------------------------------------------------------------------
 # Message parts
 # ---------------------------------------------------------------------------
@@ -107,6 +143,57 @@ ha002_fix := {"summary": sprintf(
 )} if {
 	not fix.sidecar_fix
 }
+
+# HA009: write the test dockerd expects, or turn the healthcheck off.
+ha009_fix := fix.for_target(
+	sprintf("%s%s", [_ha009_summary[healthcheck.problem], _ha009_inherited]),
+	sprintf(
+		"  %s:\n    healthcheck:\n      test: %s\n      # or, for no healthcheck at all: disable: true",
+		[_ha009_service, _ha009_test[healthcheck.problem]],
+	),
+	"docker run --health-cmd '<command>' ...  (CMD-SHELL: the image needs a shell), or docker run --no-healthcheck ...",
+)
+
+_ha009_off := "healthcheck: {disable: true}" if request.is_compose
+
+else := "--no-healthcheck"
+
+_ha009_summary := {
+	"no_program": sprintf(`Name the program the exec test runs, ["CMD", "<program>", "<arg>"], with a program the image contains; or turn the healthcheck off (%s).`, [_ha009_off]),
+	"empty_program": sprintf(`Name the program the exec test runs, ["CMD", "<program>", "<arg>"], with a program the image contains; or turn the healthcheck off (%s).`, [_ha009_off]),
+	"no_command": sprintf(`Give the shell test its command, ["CMD-SHELL", "<command>"]; or turn the healthcheck off (%s).`, [_ha009_off]),
+	"empty_command": sprintf(`Give the shell test a command that checks something, ["CMD-SHELL", "<command>"]; or, to have no healthcheck, turn it off (%s).`, [_ha009_off]),
+	"unknown_type": _ha009_type_summary,
+}
+
+# "cmd" or "Cmd-Shell": only the case is wrong. Anything else is most
+# likely the program itself, without its type.
+_ha009_type_summary := sprintf(`Write the test type in capitals, %s: dockerd compares it case-sensitively.`, [text.quote(upper(healthcheck.declared_type))]) if {
+	upper(healthcheck.declared_type) in {"CMD", "CMD-SHELL", "NONE"}
+} else := sprintf(
+	`Start the test with its type: "CMD" to execute a program (["CMD", %s, ...]), "CMD-SHELL" to run a shell command, or "NONE" for no healthcheck.`,
+	[text.quote(text.truncate(healthcheck.declared_type, 60))],
+)
+
+_ha009_test := {
+	"no_program": `["CMD", "<program>", "<arg>"]`,
+	"empty_program": `["CMD", "<program>", "<arg>"]`,
+	"no_command": `["CMD-SHELL", "<command>"]`,
+	"empty_command": `["CMD-SHELL", "<command>"]`,
+	"unknown_type": _ha009_type_test,
+}
+
+_ha009_type_test := sprintf(`[%s, "<program or command>"]`, [text.quote(upper(healthcheck.declared_type))]) if {
+	upper(healthcheck.declared_type) in {"CMD", "CMD-SHELL"}
+} else := `["CMD", "<program>", "<arg>"]`
+
+_ha009_inherited := " The test comes from the image's HEALTHCHECK: give the container a healthcheck of its own, or turn it off, and fix the image's Dockerfile." if {
+	request.healthcheck_inherited
+} else := ""
+
+_ha009_service := s if {
+	s := request.compose_service
+} else := "<service>"
 
 # docker run --health-cmd always sends CMD-SHELL: outside compose, an
 # exec-form healthcheck can only come from the image (Dockerfile).

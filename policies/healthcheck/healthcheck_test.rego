@@ -361,6 +361,101 @@ test_ha002_shell_form_not_reported_without_a_shell if {
 }
 
 # ---------------------------------------------------------------------------
+# HA009: a test dockerd cannot run
+# ---------------------------------------------------------------------------
+
+test_ha009_no_program if {
+	# On the runtime image, where a shell or curl would be missing too:
+	# only HA009, which is about the test itself.
+	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), fx.hc_invalid(["CMD"], "no_program"))
+	_rules(deny) == {"HA009"} with input as inp
+	v := _one(deny, "HA009") with input as inp
+	v.severity == "error"
+	v.title == "Healthcheck dockerd cannot run"
+	v.message == `HA009: service "app" (image dhi.io/node:25): the healthcheck is ["CMD"], an exec test with no program to run: dockerd before 29.5 panics at its first probe and exits, and restarting it (without live-restore) stops every container on the host; later versions fail every probe.`
+	v.fix.summary == `Name the program the exec test runs, ["CMD", "<program>", "<arg>"], with a program the image contains; or turn the healthcheck off (healthcheck: {disable: true}).`
+	v.fix.compose == "  app:\n    healthcheck:\n      test: [\"CMD\", \"<program>\", \"<arg>\"]\n      # or, for no healthcheck at all: disable: true"
+	not v.fix.docker_run
+	v.locations == [["healthcheck", "test"], ["image"]]
+}
+
+test_ha009_any_image if {
+	# Not an image fact: an unknown image, or one that has everything.
+	every repo_tag in [["docker.io/library/nginx", "1"], ["dhi.io/curl", "8-debian13-dev"]] {
+		inp := fx.with_hc(_on(fx.compose_create, repo_tag[0], repo_tag[1]), fx.hc_invalid(["CMD"], "no_program"))
+		_rules(deny) == {"HA009"} with input as inp
+	}
+}
+
+test_ha009_empty_program if {
+	v := _one(deny, "HA009") with input as fx.with_hc(fx.compose_create, fx.hc_invalid(["CMD", ""], "empty_program"))
+	contains(v.message, `the healthcheck is an exec test whose program is empty (["CMD", ""])`)
+	contains(v.fix.summary, `["CMD", "<program>", "<arg>"]`)
+}
+
+test_ha009_no_command_not_ha001 if {
+	# ["CMD-SHELL"] on an image without a shell: the missing command, not
+	# the missing shell (HA001 would quote an "empty command").
+	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), fx.hc_invalid(["CMD-SHELL"], "no_command"))
+	_rules(deny) == {"HA009"} with input as inp
+	v := _one(deny, "HA009") with input as inp
+	contains(v.message, `the healthcheck is ["CMD-SHELL"], a shell test with no command`)
+	contains(v.fix.summary, `Give the shell test its command, ["CMD-SHELL", "<command>"]`)
+	contains(v.fix.compose, `test: ["CMD-SHELL", "<command>"]`)
+}
+
+test_ha009_empty_command if {
+	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25-dev"), fx.hc_invalid(["CMD-SHELL", ""], "empty_command"))
+	v := _one(deny, "HA009") with input as inp
+	contains(v.message, "exits 0, so the container would report healthy without anything being checked")
+}
+
+test_ha009_unknown_type_wrong_case if {
+	inp := fx.with_hc(fx.compose_create, fx.hc_invalid(["cmd", "curl", "-f", fx.url], "unknown_type"))
+	_rules(deny) == {"HA009"} with input as inp
+	v := _one(deny, "HA009") with input as inp
+	contains(v.message, `has the unknown test type "cmd": the first element must be "CMD", "CMD-SHELL" or "NONE" (case-sensitive)`)
+	v.fix.summary == `Write the test type in capitals, "CMD": dockerd compares it case-sensitively.`
+	contains(v.fix.compose, `test: ["CMD", "<program or command>"]`)
+}
+
+test_ha009_unknown_type_program_first if {
+	v := _one(deny, "HA009") with input as fx.with_hc(fx.run_create, fx.hc_invalid(["/bin/cat", "/tmp/ok"], "unknown_type"))
+	startswith(v.message, `HA009: container "web" (image dhi.io/node:25-debian13-sfw-ent-dev): the healthcheck has the unknown test type "/bin/cat"`)
+	contains(v.fix.summary, `"CMD" to execute a program (["CMD", "/bin/cat", ...])`)
+	contains(v.fix.docker_run, "docker run --no-healthcheck")
+	not v.fix.compose
+}
+
+test_ha009_unknown_type_is_bounded if {
+	long := concat("", [x | some _ in numbers.range(1, 5000); x := "y"])
+	v := _one(deny, "HA009") with input as fx.with_hc(fx.compose_create, fx.hc_invalid([long], "unknown_type"))
+	count(v.message) < 400
+	count(json.marshal(v)) < 4096
+}
+
+test_ha009_inherited if {
+	hc := object.union(fx.hc_invalid(["CMD"], "no_program"), {"inherited": true})
+	v := _one(deny, "HA009") with input as fx.with_hc(fx.run_create, hc)
+	contains(v.message, `the healthcheck inherited from the image is ["CMD"]`)
+	contains(v.fix.summary, "(--no-healthcheck). The test comes from the image's HEALTHCHECK")
+}
+
+test_ha009_not_for_tests_that_run if {
+	not _one(deny, "HA009") with input as fx.compose_create
+	not _one(deny, "HA009") with input as fx.with_hc(_on(fx.compose_create, "dhi.io/curl", "8-debian13-dev"), fx.hc_shell_curl)
+	none := {"form": "none", "inherited": false, "test": ["NONE"], "program": "", "args": [], "probe_url": ""}
+	count(deny) == 0 with input as fx.with_hc(fx.compose_create, none)
+}
+
+test_truncated_command_on_image_without_shell if {
+	# A command too long to parse: no commands, but HA001 needs none.
+	hc := object.union(fx.hc_shell_curl, {"commands": [], "truncated": true})
+	_rules(deny) == {"HA001"} with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), hc)
+	count(deny) == 0 with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25-dev"), object.union(hc, {"probe_url": ""}))
+}
+
+# ---------------------------------------------------------------------------
 # The rules and hardened.lib.healthcheck
 # ---------------------------------------------------------------------------
 
@@ -377,6 +472,8 @@ test_rules_report_what_cannot_run if {
 		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25-dev"), fx.hc_shell("pg_isready -U postgres")),
 		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), {"form": "none", "inherited": false, "test": ["NONE"], "probe_url": ""}),
 		fx.with_hc(_on(fx.compose_create, "docker.io/library/nginx", "1"), fx.hc_shell_curl),
+		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), fx.hc_invalid(["CMD"], "no_program")),
+		fx.with_hc(_on(fx.compose_create, "dhi.io/curl", "8-debian13-dev"), fx.hc_invalid(["curl"], "unknown_type")),
 	] {
 		_agree(inp)
 	}

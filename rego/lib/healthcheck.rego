@@ -11,6 +11,10 @@
 #
 #   Like the image facts, they only hold on certainty: a shell or program
 #   that is not known to be missing counts as there.
+#
+#   A test dockerd cannot run at all (input form "invalid": ["CMD"],
+#   ["CMD", ""], ["CMD-SHELL"], ["CMD-SHELL", ""], an unknown test type) is
+#   `invalid`, with its `problem`; HA009 reports it, whatever the image.
 package hardened.lib.healthcheck
 
 import data.hardened.lib.image
@@ -64,9 +68,39 @@ missing_program := p if {
 	p := missing[0]
 }
 
-# The healthcheck certainly cannot run in its image: on a container create,
-# exactly when HA001 or HA002 reports it. Never for a healthcheck that is
-# disabled or absent.
+# The test is one dockerd cannot run as a check (see problem).
+invalid if request.healthcheck_form == "invalid"
+
+# Why an invalid test cannot run, from input.container.healthcheck.problem:
+#   no_program     ["CMD"]: dockerd before 29.5 panics at the first probe
+#                  and the whole daemon exits; 29.5+ fails every probe
+#   empty_program  ["CMD", ""]: nothing to exec, every probe fails
+#   no_command     ["CMD-SHELL"]: `sh -c` without a command, every probe
+#                  fails
+#   empty_command  ["CMD-SHELL", ""]: `sh -c ""` exits 0, so the container
+#                  is healthy without anything checked
+#   unknown_type   test[0] is not NONE, CMD or CMD-SHELL (case-sensitive):
+#                  dockerd never runs it, the container has no health status
+# Undefined unless invalid.
+problem := p if {
+	invalid
+	p := request.healthcheck.problem
+	p in problems
+}
+
+problems := {"no_program", "empty_program", "no_command", "empty_command", "unknown_type"}
+
+# test[0] as written ("" when there is none).
+declared_type := t if {
+	t := request.healthcheck.test[0]
+	is_string(t)
+} else := ""
+
+# The healthcheck certainly cannot run (as a check) in its image: on a
+# container create, exactly when HA001, HA002 or HA009 reports it. Never
+# for a healthcheck that is disabled or absent.
 cannot_run if shell_missing
 
 cannot_run if missing_program
+
+cannot_run if invalid

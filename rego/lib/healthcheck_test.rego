@@ -63,3 +63,36 @@ test_cannot_run if {
 	not cannot_run with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), _none)
 	not cannot_run with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), _absent)
 }
+
+test_invalid_and_problem if {
+	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), fx.hc_invalid(["CMD"], "no_program"))
+	invalid with input as inp
+	problem == "no_program" with input as inp
+	declared_type == "CMD" with input as inp
+	cannot_run with input as inp
+
+	# An invalid test runs nothing: neither the shell nor a program is
+	# what is wrong, whatever the image lacks.
+	not shell_missing with input as inp
+	not missing_program with input as inp
+
+	unknown := fx.with_hc(fx.compose_create, fx.hc_invalid(["/bin/cat", "/tmp/ok"], "unknown_type"))
+	problem == "unknown_type" with input as unknown
+	declared_type == "/bin/cat" with input as unknown
+}
+
+test_problem_only_when_invalid if {
+	not invalid with input as fx.compose_create
+	not problem with input as fx.compose_create
+	not problem with input as fx.with_hc(fx.compose_create, object.union(fx.hc_cmd_curl, {"problem": "no_program"}))
+	not problem with input as fx.with_hc(fx.compose_create, fx.hc_invalid(["CMD"], "made_up"))
+	declared_type == "" with input as fx.with_hc(fx.compose_create, _absent)
+}
+
+test_truncated_shell_command_still_needs_its_shell if {
+	# A command too long to parse has no commands, but its shell is known:
+	# a hardened image without one still cannot run it.
+	hc := object.union(fx.hc_shell_curl, {"commands": [], "truncated": true})
+	shell_missing with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), hc)
+	not missing_program with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25-dev"), hc)
+}

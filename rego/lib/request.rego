@@ -18,7 +18,7 @@ is_plugin_change if input.action in plugin_change_actions
 # The effective healthcheck ({} when the input has none).
 healthcheck := object.get(input, ["container", "healthcheck"], {})
 
-# "cmd" | "shell" | "none" | "absent".
+# "cmd" | "shell" | "none" | "absent" | "invalid" (a test dockerd cannot run; see healthcheck.problem).
 healthcheck_form := object.get(healthcheck, "form", "absent")
 
 # True when the effective healthcheck comes from the image's HEALTHCHECK.
