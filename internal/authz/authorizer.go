@@ -7,20 +7,22 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/docker/go-plugins-helpers/authorization"
+	"github.com/moby/moby/api/types/container"
 
 	"github.com/hardened-authz/hardened-authz/internal/createreq"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/input"
 	"github.com/hardened-authz/hardened-authz/internal/netns"
 	"github.com/hardened-authz/hardened-authz/internal/policy"
+	"github.com/hardened-authz/hardened-authz/internal/redact"
 	"github.com/hardened-authz/hardened-authz/internal/route"
+	"github.com/hardened-authz/hardened-authz/internal/startreq"
 )
 
 // Rule IDs decided in Go rather than in Rego, because they guard the input
@@ -36,13 +38,16 @@ const (
 	// RuleOverloaded denies a request the plugin could not decide within
 	// its deadline (queued behind other decisions, or a slow daemon).
 	RuleOverloaded = "HA093"
+	// RuleUnroutable denies a request target the plugin cannot reduce to
+	// the path dockerd routes on: what dockerd would do with it is unknown.
+	RuleUnroutable = "HA094"
 	// RuleEvalFailure denies a request the policies could not decide.
 	RuleEvalFailure = "HA099"
 )
 
 // BuiltinRules lists the rule IDs decided in Go, for documentation checks.
 func BuiltinRules() []string {
-	return []string{RuleBadCreateBody, RuleFactsMissing, RuleOverloaded, RuleEvalFailure}
+	return []string{RuleBadCreateBody, RuleFactsMissing, RuleOverloaded, RuleUnroutable, RuleEvalFailure}
 }
 
 // DefaultDecisionTimeout bounds one decision, image lookup included, so the
@@ -74,6 +79,10 @@ type Authorizer struct {
 	// Containers, when set, resolves the container a "container:" network
 	// mode joins, so sidecar rules see the app.
 	Containers netns.Resolver
+	// Started, when set, reads the container a start names, so that the
+	// start is decided as the create dockerd stored, on the image ID that
+	// will run. nil leaves starts on the fast path.
+	Started startreq.Inspector
 	// PluginName is this plugin's name, as configured in daemon.json.
 	PluginName string
 	// Timeout bounds one decision; zero means DefaultDecisionTimeout.
@@ -103,7 +112,7 @@ func (a *Authorizer) AuthZReq(ctx context.Context, req authorization.Request) au
 	case rt.Kind == route.Ping:
 		// Never evaluated: denying /_ping breaks every CLI command.
 		rec = allowed(rt)
-	case rt.Kind != route.ContainerCreate && rt.Kind != route.Plugin && !a.Engine.HasRequestRules():
+	case !a.decides(rt.Kind) && !a.Engine.HasRequestRules():
 		// The fast path: the shipped rules have nothing to say here.
 		rec = allowed(rt)
 	default:
@@ -161,31 +170,46 @@ func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorizati
 	defer cancel()
 
 	doc := input.ForRequest(rt, callerOf(req), a.PluginName)
-	var img imagefacts.Image
-	if rt.Kind == route.ContainerCreate {
-		create, err := createreq.Decode(req.RequestBody)
-		if err != nil {
-			return builtinDenial(rt, doc, RuleBadCreateBody, badBodyMessage(err))
+	var (
+		name   string
+		create *container.CreateRequest
+		img    imagefacts.Image
+	)
+	switch rt.Kind {
+	case route.Unparsable:
+		return builtinDenial(rt, doc, RuleUnroutable, unroutableMessage(rt))
+	case route.ContainerCreate:
+		var err error
+		if create, err = createreq.Decode(req.RequestBody); err != nil {
+			return builtinDenial(rt, doc, RuleBadCreateBody, BodyErrorMessage(err, req.RequestHeaders))
 		}
+		name = rt.Query.Get("name")
 		img = a.Images.Image(ctx, create.Config.Image)
-		doc = doc.WithImage(rt.Query.Get("name"), create, img)
-		if img.Found && img.Index == nil && needsFiles(doc, img) && a.Images.Indexed() {
-			img = a.awaitFiles(ctx, img)
-			doc = doc.WithImage(rt.Query.Get("name"), create, img)
+	case route.ContainerStart:
+		c, err := a.Started.Inspect(ctx, rt.ContainerRef)
+		switch {
+		case errors.Is(err, startreq.ErrNotFound):
+			// dockerd answers 404 itself: there is nothing to start.
+			return decided(rt, doc, policy.Result{})
+		case err != nil:
+			rec := builtinDenial(rt, doc, RuleEvalFailure, "")
+			if errors.Is(err, context.DeadlineExceeded) {
+				a.overloaded.Add(1)
+				rec.Builtin = RuleOverloaded
+			}
+			rec.Msg, rec.Err = startUncheckedMessage(rec.Builtin, rt.ContainerRef, err), excerpt(redact.String(err.Error()), maxLoggedError)
+			return rec
 		}
-		doc = a.withNetworkFacts(ctx, doc)
+		name, create = c.Name, c.Request
+		img = a.Images.ImageByID(ctx, c.ImageID, c.Request.Config.Image)
+	}
+	if create != nil {
+		doc, img = a.container(ctx, doc, name, create, img)
 	}
 	res, err := a.evaluate(ctx, doc)
 	switch {
-	case err != nil && ctx.Err() != nil:
-		a.overloaded.Add(1)
-		rec := builtinDenial(rt, doc, RuleOverloaded, overloadedMessage(a.timeout(), err))
-		rec.Err = err.Error()
-		return rec.about(doc, img)
 	case err != nil:
-		rec := builtinDenial(rt, doc, RuleEvalFailure, fmt.Sprintf("%s: the policies could not decide this request (%v); it is denied because this plugin fails closed. Check the plugin's log and its --policy files.", RuleEvalFailure, err))
-		rec.Err = err.Error()
-		return rec.about(doc, img)
+		return a.undecided(ctx, rt, doc, img, err)
 	case len(res.Deny) == 0 && img.Index == nil && needsFiles(doc, img) && a.Images.Indexed():
 		// Never fail open: the rules allowed what they could not see.
 		a.factsMissing.Add(1)
@@ -195,6 +219,49 @@ func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorizati
 }
 
 func (a *Authorizer) timeout() time.Duration { return cmp.Or(a.Timeout, DefaultDecisionTimeout) }
+
+// decides reports whether requests of kind k leave the fast path: the
+// shipped rules decide creates, starts (when the authorizer can read the
+// container) and plugin management, and a target that cannot be routed is
+// never waved through.
+func (a *Authorizer) decides(k route.Kind) bool {
+	switch k {
+	case route.ContainerCreate, route.Plugin, route.Unparsable:
+		return true
+	case route.ContainerStart:
+		return a.Started != nil
+	}
+	return false
+}
+
+// container is the normalize and facts step of a create or a start: the
+// container as it will run in img, with the image's files when a verdict
+// depends on them, and the container whose network it joins.
+func (a *Authorizer) container(ctx context.Context, doc input.Document, name string, create *container.CreateRequest, img imagefacts.Image) (input.Document, imagefacts.Image) {
+	d := doc.WithImage(name, create, img)
+	if img.Found && img.Index == nil && needsFiles(d, img) && a.Images.Indexed() {
+		img = a.awaitFiles(ctx, img)
+		d = doc.WithImage(name, create, img)
+	}
+	return a.withNetworkFacts(ctx, d), img
+}
+
+// undecided is the record of a request the plugin could not decide: past
+// its deadline (RuleOverloaded), or for any other reason (RuleEvalFailure).
+// Either way it is denied: the plugin fails closed.
+func (a *Authorizer) undecided(ctx context.Context, rt route.Route, doc input.Document, img imagefacts.Image, err error) Record {
+	var rec Record
+	if ctx.Err() != nil {
+		a.overloaded.Add(1)
+		rec = builtinDenial(rt, doc, RuleOverloaded, overloadedMessage(a.timeout(), err))
+	} else {
+		rec = builtinDenial(rt, doc, RuleEvalFailure, evalFailureMessage(err))
+	}
+	// An evaluation error can quote input values (a rule's to_number on a
+	// label): what goes to dockerd's log and ours is redacted and bounded.
+	rec.Err = excerpt(redact.String(err.Error()), maxLoggedError)
+	return rec.about(doc, img)
+}
 
 // evaluate runs the policies on doc once the gate lets it, within ctx.
 func (a *Authorizer) evaluate(ctx context.Context, doc input.Document) (policy.Result, error) {
@@ -251,13 +318,6 @@ func (a *Authorizer) withNetworkFacts(ctx context.Context, doc input.Document) i
 		doc = doc.WithProbeApp(a.Containers.ByPort(ctx, c.LocalProbePort()))
 	}
 	return doc
-}
-
-func badBodyMessage(err error) string {
-	if errors.Is(err, createreq.ErrNoBody) {
-		return RuleBadCreateBody + ": the container create request reached the authorization plugin without its JSON body, so it cannot be checked and is denied. Send the body with Content-Type: application/json."
-	}
-	return fmt.Sprintf("%s: the container create body cannot be checked: %v. Send a valid Engine API container config as JSON.", RuleBadCreateBody, err)
 }
 
 func (a *Authorizer) log(ctx context.Context, rec Record) {

@@ -225,4 +225,3 @@ func TestMissingImagesAreLeftToDockerd(t *testing.T) {
 		t.Fatalf("denied: %s", res.Msg)
 	}
 }
-

@@ -113,14 +113,16 @@ func (r *Record) Attrs() []slog.Attr {
 		slog.String("path", path),
 		slog.Duration("duration", r.Duration),
 	}
+	// The image, the name and the labels are the client's: a line stays a
+	// line whatever it sent.
 	if r.Image != "" {
-		attrs = append(attrs, slog.String("image", r.Image), slog.String("image_source", r.ImageSource))
+		attrs = append(attrs, slog.String("image", excerpt(r.Image, maxLoggedPath)), slog.String("image_source", r.ImageSource))
 	}
 	if r.Container != "" {
-		attrs = append(attrs, slog.String("container", r.Container))
+		attrs = append(attrs, slog.String("container", excerpt(r.Container, maxLoggedPath)))
 	}
 	if r.Service != "" {
-		attrs = append(attrs, slog.String("service", r.Service))
+		attrs = append(attrs, slog.String("service", excerpt(r.Service, maxLoggedPath)))
 	}
 	if ids := r.Rules(); len(ids) > 0 {
 		attrs = append(attrs, slog.Any("rules", ids))
@@ -133,7 +135,7 @@ func (r *Record) Attrs() []slog.Attr {
 		attrs = append(attrs, slog.Any("warnings", ids))
 	}
 	if r.IndexErr != "" {
-		attrs = append(attrs, slog.String("index_error", r.IndexErr))
+		attrs = append(attrs, slog.String("index_error", excerpt(r.IndexErr, maxLoggedError)))
 	}
 	if r.Err != "" {
 		attrs = append(attrs, slog.String("error", r.Err))

@@ -171,6 +171,8 @@ func (e *Engine) Query(ctx context.Context, query string, input ast.Value) (any,
 
 // decodeResult turns the query's value into typed violations. The JSON
 // round trip is the strict, boring way to validate what a custom rule built.
+// It is also the one place every decision passes, so it is where the texts
+// people read lose the credentials they quote (Violation.redactSecrets).
 func decodeResult(v any) (Result, error) {
 	raw, err := json.Marshal(v)
 	if err != nil {
@@ -183,8 +185,9 @@ func decodeResult(v any) (Result, error) {
 	for _, vs := range [][]Violation{r.Deny, r.Warn} {
 		for i := range vs {
 			if vs[i].Rule == "" {
-				return Result{}, fmt.Errorf("a violation has no \"rule\" ID (message %q): build violations with the library constructor", vs[i].Message)
+				return Result{}, fmt.Errorf("a violation has no \"rule\" ID (message %q): build violations with the library constructor", redactText(vs[i].Message))
 			}
+			vs[i].redactSecrets()
 		}
 	}
 	return r, nil

@@ -1,12 +1,32 @@
 // Package route classifies a Docker Engine API request the way dockerd's own
 // router sees it, so the plugin can decide how much work a request deserves.
 //
-// dockerd matches routes on the percent-decoded path with the optional
-// "/vX.Y" prefix removed; a plugin that matched on the raw RequestUri could
-// be bypassed with "/v1.41/containers%2Fcreate" or "/containers/create/".
+// dockerd's authz middleware forwards the request target exactly as the
+// client wrote it (RequestUri), but dockerd routes on something else:
+//
+//   - Go's net/http server parses the target with url.ParseRequestURI
+//     (net/http readRequest). Origin-form "/v1.41/containers/create",
+//     absolute-form with any scheme "http://x/v1.41/containers/create",
+//     "unix://d/containers/create", "HTTP://h/…" and the authority-less
+//     "x:/v1.41/containers/create" all end up with the same URL.Path.
+//   - gorilla/mux (moby's api/server.createMux, mux v1.8.0 in 20.10 and
+//     v1.8.1 today, neither UseEncodedPath nor SkipClean) matches that
+//     percent-decoded URL.Path, case-sensitively, against
+//     "/v{version:[0-9.]+}" + route and the route alone. A path that
+//     cleanPath would change ("//x", "/./", "/../") gets a 301 redirect and
+//     never reaches a handler; the authz middleware runs inside the
+//     matched handler, so unmatched requests never reach the plugin.
+//
+// Parse reproduces the first step exactly and the second one strictly: it
+// cleans paths that dockerd would only redirect, so that
+// "/containers/create/" or "//containers/create" is classified as a create
+// rather than waved through. A target that Go's server would reject, or
+// that leaves no path to route on, is Unparsable: it must never take the
+// fast path.
 package route
 
 import (
+	"cmp"
 	"net/url"
 	"path"
 	"strings"
@@ -24,16 +44,27 @@ const (
 	Ping
 	// ContainerCreate is POST /containers/create.
 	ContainerCreate
-	// Plugin is a request that manages a plugin: /plugins/{name}/{verb} or
-	// DELETE /plugins/{name}.
+	// Plugin is a request that manages a plugin: /plugins/{name}/{verb},
+	// DELETE /plugins/{name}, or an install (POST /plugins/pull or
+	// /plugins/create) that names the new plugin.
 	Plugin
 	// ImagePull is POST /images/create (docker pull, docker import).
 	ImagePull
 	// ImageLoad is POST /images/load (docker load).
 	ImageLoad
+	// ContainerStart is POST /containers/{name}/start. ContainerRef holds
+	// {name}: a container name, ID or ID prefix, as the client wrote it.
+	ContainerStart
+	// Unparsable is a request target that Go's HTTP server would refuse or
+	// that leaves no origin-form path to route on (an opaque "x:y", "*", a
+	// bad percent-escape, control characters). dockerd never routes such a
+	// target to a handler, so it should never reach the plugin; when one
+	// does, the plugin cannot tell what it would do and must decide it
+	// strictly, never on the fast path.
+	Unparsable
 )
 
-// String names the kind for logs.
+// String names the kind for logs and for the input's action.
 func (k Kind) String() string {
 	switch k {
 	case Ping:
@@ -46,6 +77,10 @@ func (k Kind) String() string {
 		return "image.pull"
 	case ImageLoad:
 		return "image.load"
+	case ContainerStart:
+		return "container.start"
+	case Unparsable:
+		return "unparsable"
 	default:
 		return "other"
 	}
@@ -56,38 +91,51 @@ type Route struct {
 	Kind Kind
 	// Method is the HTTP method, upper case.
 	Method string
-	// Path is the percent-decoded, cleaned path without the version prefix
-	// and without the query.
+	// Path is the percent-decoded, cleaned path dockerd routes on, without
+	// the version prefix and without the query, whatever form the target
+	// had. For Kind Unparsable it is the raw target up to its query, for the
+	// log only.
 	Path string
 	// APIVersion is the "X.Y" of a "/vX.Y" prefix, or "".
 	APIVersion string
 	// Query is the parsed query string. Nil when there is none.
 	Query url.Values
 	// PluginName and PluginVerb are set for Kind Plugin. The verb is one of
-	// disable, enable, remove, set, upgrade, push or other.
+	// disable, enable, remove, set, upgrade, push, inspect, other, or
+	// install (POST /plugins/pull or /plugins/create, the name from the
+	// query: the name the new plugin will have).
 	PluginName string
 	PluginVerb string
+	// ContainerRef is the {name} of POST /containers/{name}/start, set for
+	// Kind ContainerStart: what dockerd will look the container up by.
+	ContainerRef string
 }
 
 // Parse classifies a request from its method and raw RequestUri, as the
-// authz plugin protocol delivers them. It never fails: a URI that cannot be
-// parsed is classified from its raw path so that it can still be denied by a
-// rule, and dockerd would have rejected it anyway.
+// authz plugin protocol delivers them. It never fails: a target dockerd
+// could not have routed is Kind Unparsable.
 func Parse(method, rawURI string) Route {
 	r := Route{Method: strings.ToUpper(method)}
-	rawPath, rawQuery, _ := strings.Cut(rawURI, "?")
+	rawPath, rawQuery, ok := requestPath(r.Method, rawURI)
+	if !ok {
+		r.Kind = Unparsable
+		r.Path, _, _ = strings.Cut(rawURI, "?")
+		return r
+	}
+	p, err := url.PathUnescape(rawPath)
+	if err != nil {
+		// Go's server answers 400 to a bad escape: no route, no handler.
+		r.Kind = Unparsable
+		r.Path = rawPath
+		return r
+	}
 	if rawQuery != "" {
 		if q, err := url.ParseQuery(rawQuery); err == nil {
 			r.Query = q
 		}
 	}
-	p, err := url.PathUnescape(rawPath)
-	if err != nil {
-		p = rawPath
-	}
-	if p == "" || p[0] != '/' {
-		p = "/" + p
-	}
+	// Cleaning is stricter than dockerd, which redirects unclean paths and
+	// 404s a trailing slash: it classifies them as what they look like.
 	p = path.Clean(p)
 	r.APIVersion, p = splitVersion(p)
 	r.Path = p
@@ -101,13 +149,116 @@ func Parse(method, rawURI string) Route {
 		r.Kind = ImagePull
 	case p == "/images/load" && r.Method == "POST":
 		r.Kind = ImageLoad
+	case r.Method == "POST" && len(p) > len("/containers//start") &&
+		strings.HasPrefix(p, "/containers/") && strings.HasSuffix(p, "/start"):
+		// "/containers/{name:.*}/start": the name may hold slashes.
+		r.Kind, r.ContainerRef = ContainerStart, p[len("/containers/"):len(p)-len("/start")]
 	case strings.HasPrefix(p, "/plugins/"):
-		r.PluginName, r.PluginVerb = pluginTarget(r.Method, strings.TrimPrefix(p, "/plugins/"))
+		r.PluginName, r.PluginVerb = pluginTarget(r.Method, strings.TrimPrefix(p, "/plugins/"), r.Query)
 		if r.PluginName != "" {
 			r.Kind = Plugin
+		} else {
+			r.PluginVerb = ""
 		}
 	}
 	return r
+}
+
+// requestPath returns the still-escaped path and the raw query that Go's
+// net/http server (readRequest, then url.ParseRequestURI) would give
+// dockerd's router for a request target, or false when it would refuse
+// the target or leave URL.Path empty. It follows url.parse's success path
+// without judging the authority: a host Go refuses only makes dockerd
+// answer 400, and a host this Go refuses but dockerd's older Go accepts
+// must not hide the path.
+func requestPath(method, raw string) (rawPath, rawQuery string, ok bool) {
+	if raw == "" || raw == "*" || hasCTL(raw) {
+		return "", "", false
+	}
+	if raw[0] == '/' {
+		// Origin-form, the hot path: no scheme, no authority. Go's server
+		// does not look for an authority here, even after "//".
+		rawPath, rawQuery = cutQuery(raw)
+		return rawPath, rawQuery, true
+	}
+	if method == "CONNECT" {
+		// readRequest parses a CONNECT target as "http://" + target.
+		raw = "http://" + raw
+	}
+	scheme, rest, ok := scheme(raw)
+	if !ok || scheme == "" {
+		// No scheme and no leading slash: "invalid URI for request".
+		return "", "", false
+	}
+	rest, rawQuery = cutQuery(rest)
+	if strings.HasPrefix(rest, "//") {
+		// Absolute-form: the path starts at the first slash after the
+		// authority; none means an empty path.
+		i := strings.IndexByte(rest[2:], '/')
+		if i < 0 {
+			return "", "", false
+		}
+		rest = rest[2+i:]
+	}
+	if !strings.HasPrefix(rest, "/") {
+		// "x:y" is opaque: URL.Path is "", which no route matches.
+		return "", "", false
+	}
+	return rest, rawQuery, true
+}
+
+// cutQuery splits the query off at the first "?", as url.parse does (its
+// ForceQuery case, a lone trailing "?", gives the same path and query).
+func cutQuery(s string) (rest, query string) {
+	rest, query, _ = strings.Cut(s, "?")
+	return rest, query
+}
+
+// scheme is url.getScheme: a letter, then letters, digits, "+", "-" or
+// ".", up to a ":". It reports false for a target starting with ":"
+// ("missing protocol scheme"), and an empty scheme when there is none.
+func scheme(raw string) (scheme, rest string, ok bool) {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
+		case '0' <= c && c <= '9' || c == '+' || c == '-' || c == '.':
+			if i == 0 {
+				return "", raw, true
+			}
+		case c == ':':
+			if i == 0 {
+				return "", "", false
+			}
+			return strings.ToLower(raw[:i]), raw[i+1:], true
+		default:
+			return "", raw, true
+		}
+	}
+	return "", raw, true
+}
+
+// hasCTL reports an ASCII control character (below 0x20, or 0x7f), which
+// url.parse refuses. Every request pays for this scan, so it looks at
+// eight bytes at a time: a byte below 0x20 borrows into its top bit when
+// 0x20 is subtracted, and a 0x7f byte is zero after xor with 0x7f.
+func hasCTL(s string) bool {
+	const ones, tops = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		del := w ^ 0x7f*ones
+		if ((w-0x20*ones)&^w|(del-ones)&^del)&tops != 0 {
+			return true
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] < ' ' || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // splitVersion removes a leading "/vX.Y" (dockerd's route pattern is
@@ -131,13 +282,22 @@ func splitVersion(p string) (version, rest string) {
 }
 
 // pluginTarget extracts the plugin name and the management verb from the
-// part of the path after "/plugins/". Plugin names may contain slashes
-// (registry/org/name:tag), so the verb is taken from the end.
-func pluginTarget(method, rest string) (name, verb string) {
-	// Routes without a plugin name in them: list, privileges, pull, create.
-	switch rest {
-	case "", "privileges", "pull", "create":
+// part of the path after "/plugins/", as moby's plugin router
+// (api/server/router/plugin) matches it. Plugin names may contain slashes
+// (registry/org/name:tag) and the routes' {name:.*} matches them, so the
+// verb is taken from the end.
+func pluginTarget(method, rest string, q url.Values) (name, verb string) {
+	// The routes without a plugin name in the path, each for one method
+	// only: DELETE /plugins/pull removes a plugin named "pull".
+	switch {
+	case rest == "", method == "GET" && rest == "privileges":
 		return "", ""
+	case method == "POST" && rest == "pull":
+		// docker plugin install: the local name is ?name=, else ?remote=.
+		return cmp.Or(q.Get("name"), q.Get("remote")), "install"
+	case method == "POST" && rest == "create":
+		// docker plugin create: a plugin from a tar, named ?name=.
+		return q.Get("name"), "install"
 	}
 	if method == "DELETE" {
 		return rest, "remove"

@@ -11,7 +11,12 @@ package hardened.lib.request
 # (or replace it).
 plugin_change_actions := {"plugin.disable", "plugin.remove", "plugin.set", "plugin.upgrade"}
 
-is_container_create if input.action == "container.create"
+# A container create; or its start, which the plugin decides as the create
+# dockerd stored (container inspect: the merged config, the exact image ID),
+# so that whatever changed since the create, and containers created while
+# the plugin was off, are checked before they run. Rules for both read
+# input.container; input.action tells them apart.
+is_container_create if input.action in {"container.create", "container.start"}
 
 is_plugin_change if input.action in plugin_change_actions
 

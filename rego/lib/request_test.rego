@@ -75,3 +75,9 @@ test_argv0_is_the_process_itself if {
 	argv0 == "/app" with input as fx.create({"container": {"entrypoint": ["/app"], "command": ["curl"]}})
 	not argv0 with input as {}
 }
+
+test_a_start_is_decided_as_its_create if {
+	is_container_create with input as {"action": "container.start"}
+	is_container_create with input as {"action": "container.create"}
+	not is_container_create with input as {"action": "other"}
+}
