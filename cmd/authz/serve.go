@@ -12,6 +12,7 @@ import (
 	"github.com/hardened-authz/hardened-authz/internal/imagescan"
 	"github.com/hardened-authz/hardened-authz/internal/netns"
 	"github.com/hardened-authz/hardened-authz/internal/plugin"
+	"github.com/hardened-authz/hardened-authz/internal/pluginref"
 	"github.com/hardened-authz/hardened-authz/internal/startreq"
 )
 
@@ -87,6 +88,7 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 		Images:     imagefacts.NewSource(cli, scanner, o.deadlines),
 		Warmer:     scanner,
 		Containers: &netns.DaemonResolver{Client: cli, Timeout: o.deadlines.Daemon},
+		Plugins:    &pluginref.DaemonResolver{Client: cli, Timeout: o.deadlines.Daemon},
 		Started:    &startreq.DaemonInspector{Client: cli, Timeout: o.deadlines.Daemon},
 		PluginName: o.pluginName,
 		Timeout:    o.decisionTimeout,

@@ -19,6 +19,7 @@ import (
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/input"
 	"github.com/hardened-authz/hardened-authz/internal/netns"
+	"github.com/hardened-authz/hardened-authz/internal/pluginref"
 	"github.com/hardened-authz/hardened-authz/internal/policy"
 	"github.com/hardened-authz/hardened-authz/internal/redact"
 	"github.com/hardened-authz/hardened-authz/internal/route"
@@ -79,6 +80,10 @@ type Authorizer struct {
 	// Containers, when set, resolves the container a "container:" network
 	// mode joins, so sidecar rules see the app.
 	Containers netns.Resolver
+	// Plugins, when set, resolves the plugin that a plugin.disable,
+	// remove, set or upgrade request names (a name, an ID or an ID
+	// prefix), so HA090 recognises this plugin by ID.
+	Plugins pluginref.Resolver
 	// Started, when set, reads the container a start names, so that the
 	// start is decided as the create dockerd stored, on the image ID that
 	// will run. nil leaves starts on the fast path.
@@ -176,6 +181,12 @@ func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorizati
 		img    imagefacts.Image
 	)
 	switch rt.Kind {
+	case route.Plugin:
+		// Only the guarded verbs: the resolver's own plugin inspect comes
+		// back through here, and must not wait on itself.
+		if a.Plugins != nil && pluginref.Guarded(rt.PluginVerb) {
+			doc = doc.WithPluginTarget(a.Plugins.Resolve(ctx, rt.PluginName))
+		}
 	case route.Unparsable:
 		return builtinDenial(rt, doc, RuleUnroutable, unroutableMessage(rt))
 	case route.ContainerCreate:

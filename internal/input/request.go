@@ -1,6 +1,11 @@
 package input
 
-import "github.com/hardened-authz/hardened-authz/internal/route"
+import (
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/hardened-authz/hardened-authz/internal/pluginref"
+	"github.com/hardened-authz/hardened-authz/internal/route"
+)
 
 // Caller is what the authz protocol says about who made the request.
 type Caller struct {
@@ -31,4 +36,34 @@ func ForRequest(rt route.Route, c Caller, pluginName string) Document {
 		d.Plugin = &Plugin{Name: rt.PluginName}
 	}
 	return d
+}
+
+// WithPluginTarget adds what the daemon said of the plugin reference, so
+// HA090 recognises this plugin named by ID or ID prefix, and refuses a
+// reference that may be it when the daemon could not say. Only for
+// plugin documents; others are returned as they are.
+func (d Document) WithPluginTarget(t pluginref.Target) Document {
+	if d.Plugin == nil {
+		return d
+	}
+	p := Plugin{Name: d.Plugin.Name, Lookup: t.Lookup, LookupError: t.Err}
+	if t.Lookup == pluginref.Found {
+		p.ID, p.ResolvedName, p.LookupError = t.ID, t.Name, ""
+	}
+	d.Plugin = &p
+	return d
+}
+
+// value is the plugin as a Rego value, the same as its JSON encoding:
+// optional fields only when set.
+func (p *Plugin) value() ast.Value {
+	o := obj(kv("name", str(p.Name)))
+	for _, f := range [...]struct{ k, v string }{
+		{"lookup", p.Lookup}, {"id", p.ID}, {"resolved_name", p.ResolvedName}, {"lookup_error", p.LookupError},
+	} {
+		if f.v != "" {
+			o.Insert(ast.StringTerm(f.k), str(f.v))
+		}
+	}
+	return o
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/input"
 	"github.com/hardened-authz/hardened-authz/internal/netns"
+	"github.com/hardened-authz/hardened-authz/internal/pluginref"
 	"github.com/hardened-authz/hardened-authz/internal/route"
 )
 
@@ -234,6 +235,9 @@ func documents(t *testing.T) map[string]input.Document {
 	unknown.Err = "image inspect did not answer within 2s"
 	docs["dockerd create, catalog"] = create("/containers/create", `{"Image": "registry.local/app"}`, unknown)
 	docs["dockerd plugin"] = input.ForRequest(route.Parse("POST", "/v1.41/plugins/acme%2Fhardened-authz:latest/disable"), caller, "hardened-authz")
+	byID := input.ForRequest(route.Parse("DELETE", "/v1.41/plugins/3f2a"), caller, "hardened-authz")
+	docs["dockerd plugin, resolved"] = byID.WithPluginTarget(pluginref.Target{Ref: "3f2a", Lookup: pluginref.Found, ID: "3f2a" + strings.Repeat("0", 60), Name: "acme/hardened-authz:latest"})
+	docs["dockerd plugin, unresolved"] = byID.WithPluginTarget(pluginref.Target{Ref: "3f2a", Lookup: pluginref.Failed, Err: "plugin inspect did not answer within 1s (--daemon-timeout)"})
 	docs["dockerd other"] = input.ForRequest(route.Parse("GET", "/v1.41/containers/json?all=1"), caller, "hardened-authz")
 
 	for name, d := range composeDocuments(t) {

@@ -93,8 +93,8 @@ type Route struct {
 	Method string
 	// Path is the percent-decoded, cleaned path dockerd routes on, without
 	// the version prefix and without the query, whatever form the target
-	// had. For Kind Unparsable it is the raw target up to its query, for the
-	// log only.
+	// had. For Kind Unparsable it is the raw target, or its still-escaped
+	// path, up to the query: for the log only.
 	Path string
 	// APIVersion is the "X.Y" of a "/vX.Y" prefix, or "".
 	APIVersion string
@@ -185,9 +185,8 @@ func requestPath(method, raw string) (rawPath, rawQuery string, ok bool) {
 		// readRequest parses a CONNECT target as "http://" + target.
 		raw = "http://" + raw
 	}
-	scheme, rest, ok := scheme(raw)
-	if !ok || scheme == "" {
-		// No scheme and no leading slash: "invalid URI for request".
+	rest, ok := afterScheme(raw)
+	if !ok {
 		return "", "", false
 	}
 	rest, rawQuery = cutQuery(rest)
@@ -214,28 +213,26 @@ func cutQuery(s string) (rest, query string) {
 	return rest, query
 }
 
-// scheme is url.getScheme: a letter, then letters, digits, "+", "-" or
-// ".", up to a ":". It reports false for a target starting with ":"
-// ("missing protocol scheme"), and an empty scheme when there is none.
-func scheme(raw string) (scheme, rest string, ok bool) {
+// afterScheme is what follows the scheme and its ":", as url.getScheme
+// splits it: a letter, then letters, digits, "+", "-" or ".". It reports
+// false without a scheme (no leading slash either: "invalid URI for
+// request") and for a leading ":" ("missing protocol scheme").
+func afterScheme(raw string) (rest string, ok bool) {
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		switch {
 		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
 		case '0' <= c && c <= '9' || c == '+' || c == '-' || c == '.':
 			if i == 0 {
-				return "", raw, true
+				return "", false
 			}
 		case c == ':':
-			if i == 0 {
-				return "", "", false
-			}
-			return strings.ToLower(raw[:i]), raw[i+1:], true
+			return raw[i+1:], i > 0
 		default:
-			return "", raw, true
+			return "", false
 		}
 	}
-	return "", raw, true
+	return "", false
 }
 
 // hasCTL reports an ASCII control character (below 0x20, or 0x7f), which
