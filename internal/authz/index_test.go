@@ -11,6 +11,7 @@ import (
 
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/imageindex"
+	"github.com/hardened-authz/hardened-authz/internal/imagescan"
 	"github.com/hardened-authz/hardened-authz/internal/input"
 	"github.com/hardened-authz/hardened-authz/internal/netns"
 )
@@ -209,6 +210,14 @@ func TestCreatesWaitForTheFilesWithinTheirDeadline(t *testing.T) {
 	}
 	if missing, _ := a.Stats(); missing != 1 {
 		t.Errorf("facts-missing denials counted %d, want 1", missing)
+	}
+
+	// A scan that failed says so, and why, rather than "retry".
+	a.Images.Index = staticIndex{err: &imagescan.ScanError{ID: found.ID, Err: errors.New("layer 1 of 1: no reading matches its diff ID"), Failures: 3, RetryAt: time.Now().Add(time.Minute)}}
+	res = a.AuthZReq(context.Background(), createCall(t, "api", map[string]any{"Image": "acme/api:1.4",
+		"Healthcheck": map[string]any{"Test": []string{"CMD", "/app", "health"}}}))
+	if res.Allow || !strings.HasPrefix(res.Msg, RuleFactsMissing) || !strings.Contains(res.Msg, "could not be indexed") || !strings.Contains(res.Msg, "diff ID") {
+		t.Fatalf("want %s saying the scan failed and why, got allow=%v %q", RuleFactsMissing, res.Allow, res.Msg)
 	}
 }
 

@@ -76,7 +76,11 @@ func factsMissingMessage(doc input.Document, img imagefacts.Image) string {
 	if why == "" {
 		why = img.Err
 	}
-	return fmt.Sprintf("%s: the files of image %s are not indexed yet (%s), and whether this container's healthcheck can run depends on them; it is denied rather than allowed unchecked. Retry in a few seconds: the image is being indexed. If it keeps failing, the image could not be indexed: the plugin's log names it and says why.", RuleFactsMissing, ref, why)
+	why = excerpt(redact.String(why), maxLoggedError)
+	if img.IndexFailed {
+		return fmt.Sprintf("%s: image %s could not be indexed (%s), and whether this container's healthcheck can run depends on its files; it is denied rather than allowed unchecked. The plugin retries the scan with a growing delay; its log names the image and says why it failed.", RuleFactsMissing, ref, why)
+	}
+	return fmt.Sprintf("%s: image %s is being indexed (%s), and whether this container's healthcheck can run depends on its files; it is denied rather than allowed unchecked. Retry in a few seconds.", RuleFactsMissing, ref, why)
 }
 
 // unroutableMessage says why a request target was refused.

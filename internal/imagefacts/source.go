@@ -9,6 +9,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/hardened-authz/hardened-authz/internal/imageindex"
+	"github.com/hardened-authz/hardened-authz/internal/imagescan"
 )
 
 // Deadlines bound what a Source does for one image. Every caller picks one
@@ -59,6 +60,10 @@ type Image struct {
 	Index *imageindex.Index
 	// IndexErr says why an image the daemon has has no index.
 	IndexErr string
+	// IndexFailed is true when the image's scan failed (rather than being
+	// still under way): a retry in seconds will not help until the
+	// scanner's backoff lets it try again.
+	IndexFailed bool
 }
 
 // Source is the one way the plugin, `authz check` and `authz image` learn
@@ -113,6 +118,7 @@ func (s *Source) AwaitIndex(ctx context.Context, img Image) Image {
 // error says when wctx, and not ctx, ran out.
 func (s *Source) lookup(ctx, wctx context.Context, img Image, late string) Image {
 	ix, err := s.Index.Lookup(wctx, img.ID)
+	img.IndexFailed = errors.Is(err, imagescan.ErrScanFailed)
 	switch {
 	case err == nil:
 		img.Index, img.IndexErr = ix, ""

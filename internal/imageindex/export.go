@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"strings"
+	"sync/atomic"
 )
 
 // DefaultMaxEntries bounds the tar entries Build reads when Options leaves
@@ -21,19 +21,27 @@ const DefaultMaxEntries = 2_000_000
 // more tar entries than Options.MaxEntries allows.
 var ErrTooManyEntries = errors.New("imageindex: too many tar entries")
 
-// Options bounds the work Build does.
+// Options bounds and checks the work Build does.
 type Options struct {
-	// MaxEntries is the most tar entries, outer and in all layers together,
-	// that Build reads before failing with ErrTooManyEntries. Zero or
-	// negative means DefaultMaxEntries.
+	// MaxEntries is the most tar entries, outer and in all layers together
+	// (every reading of a layer counts), that Build reads before failing
+	// with ErrTooManyEntries. Zero or negative means DefaultMaxEntries.
 	MaxEntries int
+	// VerifyDiffIDs makes Build require the image's config in the export
+	// and every layer to match its diff ID, as dockerd requires when it
+	// loads an image. Exports from dockerd always carry the config, so
+	// imagescan sets it. Without it, the diff IDs are checked when the
+	// config lists one per layer, and otherwise a layer that reads both
+	// decompressed and as a plain tar is taken decompressed, as dockerd's
+	// load would take it.
+	VerifyDiffIDs bool
 }
 
-// maxJSON bounds manifest.json, index.json and each JSON blob kept for the
-// OCI index fallback; real ones are a few kilobytes.
+// maxJSON bounds manifest.json, index.json and each JSON file kept for the
+// configs and OCI manifests; real ones are a few kilobytes.
 const maxJSON = 8 << 20
 
-// maxBlobJSON bounds the JSON blobs kept in memory in total.
+// maxBlobJSON bounds the JSON files kept in memory in total.
 const maxBlobJSON = 32 << 20
 
 // maxOuterLinks bounds the symlinks followed between layer files of the
@@ -41,16 +49,17 @@ const maxBlobJSON = 32 << 20
 const maxOuterLinks = 16
 
 // builder holds what Build has seen of the stream so far, since the
-// manifest that orders the layers may come after them.
+// manifest that orders the layers, and the config that names their
+// digests, may come after them.
 type builder struct {
-	max      int
-	entries  int
+	max      int64
+	entries  atomic.Int64 // two readings of one layer count at once
 	manifest []byte
 	index    []byte
 	layers   map[string]*layer
 	links    map[string]string // outer path -> outer path it links to
-	blobs    map[string][]byte // "sha256:<hex>" -> JSON blob
-	blobSize int
+	json     map[string][]byte // outer path -> a JSON file (config, OCI manifest)
+	jsonSize int
 	br       *bufio.Reader
 	zr       *gzip.Reader
 }
@@ -59,14 +68,23 @@ type builder struct {
 // returns the merged file index of the image it holds. It understands the
 // legacy layout (manifest.json, <id>/layer.tar) and the OCI image layout
 // (index.json, blobs/<alg>/<hex>, usually with manifest.json too), with
-// plain or gzip-compressed layers. The stream must hold exactly one image.
+// layers plain or compressed as dockerd accepts them (gzip, zstd, bzip2).
+// The stream must hold exactly one image.
+//
+// A layer file is read both as dockerd's DecompressStream would read it
+// and as a plain tar, in one pass, and the reading whose digest is the
+// layer's diff ID is the one indexed: the bytes of a plain tar can also be
+// a valid compressed stream (a first file name that starts with the gzip
+// magic, or a crafted polyglot), and only the diff ID says which one the
+// daemon unpacked.
 func Build(r io.Reader, opts Options) (*Index, error) {
 	b := &builder{
-		max:    opts.MaxEntries,
+		max:    int64(opts.MaxEntries),
 		layers: map[string]*layer{},
 		links:  map[string]string{},
-		blobs:  map[string][]byte{},
+		json:   map[string][]byte{},
 		br:     bufio.NewReaderSize(nil, 64<<10),
+		zr:     new(gzip.Reader),
 	}
 	if b.max <= 0 {
 		b.max = DefaultMaxEntries
@@ -102,25 +120,33 @@ func Build(r io.Reader, opts Options) (*Index, error) {
 			}
 		}
 	}
-	paths, err := b.layerPaths()
+	img, err := b.image()
+	if err != nil {
+		return nil, err
+	}
+	diffIDs, err := b.diffIDs(img, opts.VerifyDiffIDs)
 	if err != nil {
 		return nil, err
 	}
 	ix := &Index{root: &node{Entry: Entry{Type: TypeDir, Mode: 0o755}}}
-	for _, p := range paths {
-		l, err := b.layerFile(p)
-		if err != nil {
-			return nil, err
+	for i, p := range img.layers {
+		want := ""
+		if diffIDs != nil {
+			want = diffIDs[i]
 		}
-		ix.apply(l.recs)
+		c, err := b.layerFile(p, want)
+		if err != nil {
+			return nil, fmt.Errorf("imageindex: layer %d of %d (%s): %w", i+1, len(img.layers), p, err)
+		}
+		ix.apply(c.recs)
+		ix.diffIDs = append(ix.diffIDs, c.digest)
 	}
 	return ix, nil
 }
 
 // count charges one tar entry against the bound.
 func (b *builder) count() error {
-	b.entries++
-	if b.entries > b.max {
+	if n := b.entries.Add(1); n > b.max {
 		return fmt.Errorf("%w: more than %d", ErrTooManyEntries, b.max)
 	}
 	return nil
@@ -133,8 +159,10 @@ func outerName(n string) string {
 }
 
 // file handles one regular file of the export: the two indexes by name,
-// everything else by its first bytes, since blob names say nothing about
-// their content and layers may be compressed or not.
+// everything else by its content, since blob names say nothing about it
+// and a layer's first bytes may look like JSON or a compression magic.
+// Every other file is read as a layer; JSON files are kept too, for the
+// config and the OCI manifests.
 func (b *builder) file(name string, hdr *tar.Header, r io.Reader) error {
 	switch name {
 	case "manifest.json", "index.json":
@@ -153,55 +181,34 @@ func (b *builder) file(name string, hdr *tar.Header, r io.Reader) error {
 	}
 	b.br.Reset(r)
 	head, _ := b.br.Peek(512)
-	var l layer
-	switch {
-	case len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b:
-		if b.zr == nil {
-			b.zr = new(gzip.Reader)
+	var src io.Reader = b.br
+	kept := false
+	if looksJSON(head) && hdr.Size <= maxJSON && b.jsonSize+int(hdr.Size) <= maxBlobJSON {
+		data, err := readLimited(b.br, maxJSON)
+		if err != nil {
+			return fmt.Errorf("imageindex: reading %s: %w", name, err)
 		}
-		if err := b.zr.Reset(b.br); err != nil {
-			l.err = fmt.Errorf("gzip: %w", err)
-		} else {
-			l.recs, l.err = b.readLayer(b.zr)
-		}
-	case len(head) >= 4 && bytes.Equal(head[:4], []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		l.err = errors.New("zstd-compressed layers are not supported")
-	case len(head) >= 262 && bytes.Equal(head[257:262], []byte("ustar")):
-		l.recs, l.err = b.readLayer(b.br)
-	case looksJSON(head):
-		if alg, hex, ok := blobName(name); ok && hdr.Size <= maxJSON && b.blobSize+int(hdr.Size) <= maxBlobJSON {
-			data, err := readLimited(b.br, maxJSON)
-			if err != nil {
-				return fmt.Errorf("imageindex: reading %s: %w", name, err)
-			}
-			b.blobs[alg+":"+hex] = data
-			b.blobSize += len(data)
-		}
-		return nil
-	default:
-		// An old tar without the ustar magic, an empty layer, or not a
-		// tar at all: parse it and let the error speak if it is needed.
-		l.recs, l.err = b.readLayer(b.br)
+		b.json[name] = data
+		b.jsonSize += len(data)
+		src, kept = bytes.NewReader(data), true
 	}
-	if errors.Is(l.err, ErrTooManyEntries) {
-		return l.err
+	l, err := b.readCandidates(src, detectCompression(head))
+	if err != nil {
+		return err
 	}
-	b.layers[name] = &l
+	if kept && l.ok() {
+		// A layer whose first file name starts with "{": no JSON file
+		// reads as a tar, so it is not one, and not worth its room.
+		b.jsonSize -= len(b.json[name])
+		delete(b.json, name)
+	}
+	b.layers[name] = l
 	return nil
 }
 
 func looksJSON(head []byte) bool {
 	s := bytes.TrimLeft(head, " \t\r\n")
 	return len(s) > 0 && (s[0] == '{' || s[0] == '[')
-}
-
-// blobName splits "blobs/<alg>/<hex>".
-func blobName(name string) (alg, hex string, ok bool) {
-	parts := strings.Split(name, "/")
-	if len(parts) != 3 || parts[0] != "blobs" || parts[1] == "" || parts[2] == "" {
-		return "", "", false
-	}
-	return parts[1], parts[2], true
 }
 
 func readLimited(r io.Reader, n int64) ([]byte, error) {
@@ -216,16 +223,14 @@ func readLimited(r io.Reader, n int64) ([]byte, error) {
 }
 
 // layerFile finds a layer file named by a manifest, following the export's
-// own symlinks: legacy `docker save` writes a layer once and links
-// duplicates.
-func (b *builder) layerFile(p string) (*layer, error) {
+// own symlinks (legacy `docker save` writes a layer once and links
+// duplicates), and picks its reading: the one whose digest is want, or
+// without want the first that read.
+func (b *builder) layerFile(p, want string) (*candidate, error) {
 	name := outerName(p)
 	for i := 0; i <= maxOuterLinks; i++ {
 		if l, ok := b.layers[name]; ok {
-			if l.err != nil {
-				return nil, fmt.Errorf("imageindex: layer %s: %w", p, l.err)
-			}
-			return l, nil
+			return l.pick(want)
 		}
 		next, ok := b.links[name]
 		if !ok {
@@ -233,5 +238,5 @@ func (b *builder) layerFile(p string) (*layer, error) {
 		}
 		name = next
 	}
-	return nil, fmt.Errorf("imageindex: layer %s is not in the export", p)
+	return nil, errors.New("not in the export")
 }

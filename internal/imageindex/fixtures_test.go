@@ -3,13 +3,21 @@ package imageindex
 import (
 	"archive/tar"
 	"bytes"
+	"compress/bzip2"
+	"compress/flate"
 	"compress/gzip"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // file is one entry of a test layer.
@@ -70,6 +78,75 @@ func gz(t testing.TB, b []byte) []byte {
 	return buf.Bytes()
 }
 
+func zst(t testing.TB, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, err := zstd.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// polyglot returns a file that is two layers at once: a plain tar holding
+// plainFiles, whose first file's name is the start of a gzip header, and a
+// gzip stream of a tar holding gzipFiles. The gzip header's extra field
+// (FEXTRA) spans the whole plain tar, end-of-archive blocks included, and
+// the deflate stream and the gzip trailer follow them, where a tar reader
+// no longer looks. dockerd, which stores and exports layers uncompressed,
+// unpacks the plain tar; a reader that trusts the magic sees the other.
+func polyglot(t testing.TB, plainFiles, gzipFiles []file) []byte {
+	t.Helper()
+	// The first name: the gzip header (ID1 ID2 CM=8 FLG=FEXTRA, MTIME,
+	// XFL, OS) and XLEN, which depends on the plain tar's length and not
+	// on the name's bytes: written twice.
+	first := func(xlen int) file {
+		name := []byte{0x1f, 0x8b, 0x08, 0x04, 'A', 'A', 'A', 'A', 'A', 'A', 0, 0}
+		binary.LittleEndian.PutUint16(name[10:], uint16(xlen))
+		return file{name: string(name) + "-x", typ: tar.TypeReg, mode: 0o644}
+	}
+	gnuTar := func(files []file) []byte {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		for _, f := range files {
+			h := &tar.Header{Name: f.name, Typeflag: f.typ, Mode: f.mode, Linkname: f.link, Format: tar.FormatGNU}
+			if f.typ == tar.TypeReg {
+				h.Size = int64(len(f.body))
+			}
+			if err := tw.WriteHeader(h); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tw.Write([]byte(f.body)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	plain := gnuTar(append([]file{first(0x4141)}, plainFiles...))
+	plain = gnuTar(append([]file{first(len(plain) - 12)}, plainFiles...))
+	if len(plain) > 0xffff+12 || plain[3] != 0x04 || bytes.IndexByte(plain[:12], 0) >= 0 {
+		t.Fatalf("polyglot: plain tar of %d bytes, header % x", len(plain), plain[:12])
+	}
+	inner := tarOf(t, gzipFiles)
+	var def bytes.Buffer
+	fw, _ := flate.NewWriter(&def, flate.DefaultCompression)
+	fw.Write(inner)
+	fw.Close()
+	out := append(plain, def.Bytes()...)
+	out = binary.LittleEndian.AppendUint32(out, crc32.ChecksumIEEE(inner))
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(inner)))
+	return out
+}
+
 // outer is one entry of a test export: a file with data, or a symlink.
 type outer struct {
 	name string
@@ -101,6 +178,57 @@ func exportOf(t testing.TB, entries []outer) []byte {
 	return buf.Bytes()
 }
 
+// diffID is the digest of a test layer uncompressed, as dockerd computes
+// it: a layer that starts with a compression magic and decompresses is
+// digested decompressed, anything else as it is.
+func diffID(t testing.TB, layer []byte) string {
+	t.Helper()
+	if plain, err := decompressed(layer); err == nil {
+		layer = plain
+	}
+	return "sha256:" + hexDigest(layer)
+}
+
+func decompressed(layer []byte) ([]byte, error) {
+	var r io.Reader
+	switch {
+	case bytes.HasPrefix(layer, gzipMagic):
+		zr, err := gzip.NewReader(bytes.NewReader(layer))
+		if err != nil {
+			return nil, err
+		}
+		r = zr
+	case bytes.HasPrefix(layer, zstdMagic):
+		zr, err := zstd.NewReader(bytes.NewReader(layer))
+		if err != nil {
+			return nil, err
+		}
+		defer zr.Close()
+		r = zr
+	case bytes.HasPrefix(layer, bzip2Magic):
+		r = bzip2.NewReader(bytes.NewReader(layer))
+	default:
+		return nil, errors.New("not compressed")
+	}
+	return io.ReadAll(r)
+}
+
+func hexDigest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// configOf is an image config listing the diff IDs of layers.
+func configOf(t testing.TB, layers [][]byte) []byte {
+	t.Helper()
+	ids := []string{}
+	for _, l := range layers {
+		ids = append(ids, diffID(t, l))
+	}
+	return mustJSON(t, map[string]any{"architecture": "amd64", "os": "linux",
+		"rootfs": map[string]any{"type": "layers", "diff_ids": ids}})
+}
+
 func mustJSON(t testing.TB, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
@@ -123,7 +251,8 @@ func legacyExport(t testing.TB, layers [][]byte, manifestFirst bool) []byte {
 			outer{name: id + "/json", data: []byte(`{"id":"` + id + `"}`)},
 			outer{name: id + "/layer.tar", data: l})
 	}
-	config := outer{name: strings.Repeat("c", 64) + ".json", data: []byte(`{"architecture":"amd64"}`)}
+	cfg := configOf(t, layers)
+	config := outer{name: hexDigest(cfg) + ".json", data: cfg}
 	manifest := outer{name: "manifest.json", data: mustJSON(t, []map[string]any{{
 		"Config": config.name, "RepoTags": []string{"x:latest"}, "Layers": paths}})}
 	entries = append(entries, config, outer{name: "repositories", data: []byte(`{}`)})
@@ -154,7 +283,7 @@ func ociExport(t testing.TB, layers [][]byte, manifestFirst, withManifest bool) 
 		paths = append(paths, e.name)
 		descs = append(descs, map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": len(l)})
 	}
-	cd, ce := blob([]byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers"}}`))
+	cd, ce := blob(configOf(t, layers))
 	md, me := blob(mustJSON(t, map[string]any{
 		"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
 		"config": map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd},
@@ -237,9 +366,11 @@ func debianLayers(t testing.TB) [][]byte {
 	}
 }
 
+// build indexes an export as imagescan does: every layer checked against
+// its diff ID.
 func build(t testing.TB, export []byte) *Index {
 	t.Helper()
-	ix, err := Build(bytes.NewReader(export), Options{})
+	ix, err := Build(bytes.NewReader(export), Options{VerifyDiffIDs: true})
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}

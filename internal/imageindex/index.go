@@ -12,7 +12,9 @@
 // layers are stacked. Build reads the export (GET /images/{name}/get, the
 // `docker save` tar) once, in either layout dockerd writes, and never
 // unpacks anything to disk or keeps file bodies: a policy decision needs
-// "can the healthcheck's program run here", not the program itself.
+// "can the healthcheck's program run here", not the program itself. Every
+// layer is checked against its diff ID, so what is indexed is what the
+// daemon unpacks, however the layer's bytes could otherwise be read.
 package imageindex
 
 import (
@@ -24,6 +26,17 @@ import (
 // safe for concurrent use.
 type Index struct {
 	root *node
+	// diffIDs are the digests of the layers as read, bottom first; nil
+	// for an index rebuilt with FromEntries.
+	diffIDs []string
+}
+
+// DiffIDs returns the digest ("sha256:<hex>") of each uncompressed layer
+// Build read, bottom first: the image's diff IDs (RootFS.Layers in image
+// inspect), checked against its config when Options.VerifyDiffIDs is set.
+// It is nil for an index rebuilt with FromEntries.
+func (ix *Index) DiffIDs() []string {
+	return append([]string(nil), ix.diffIDs...)
 }
 
 // Len returns the number of paths in the merged image, the root included.

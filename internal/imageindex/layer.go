@@ -2,6 +2,10 @@ package imageindex
 
 import (
 	"archive/tar"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"path"
@@ -23,12 +27,172 @@ type record struct {
 	link string
 }
 
-// layer is one parsed layer file of the export. err is kept rather than
-// returned because the file may not be a layer at all (a legacy `json` or
-// VERSION file); it only matters when the manifest names the file.
+// candidate is one reading of a layer file: decompressed as dockerd would
+// decompress it, or as a plain tar. err is kept rather than returned
+// because the reading may be the wrong one, and the file may not be a
+// layer at all (a legacy `json` or VERSION file); it only matters when the
+// manifest names the file and no other reading fits.
+type candidate struct {
+	comp   compression
+	recs   []record
+	err    error
+	digest string // "sha256:<hex>" of the whole tar stream; "" unless err is nil
+}
+
+// layer is one file of the export read as a layer, in each way that
+// applies: decompressed first when its first bytes name a compression,
+// then as it is.
 type layer struct {
-	recs []record
-	err  error
+	cands []candidate
+}
+
+// ok reports whether some reading of the file is a tar.
+func (l *layer) ok() bool {
+	for _, c := range l.cands {
+		if c.err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// pick returns the reading whose digest is want, or, when want is "", the
+// first reading that is a tar: the decompressed one, as dockerd's load
+// would take it. The error says what each reading gave.
+func (l *layer) pick(want string) (*candidate, error) {
+	for i := range l.cands {
+		if c := &l.cands[i]; c.err == nil && (want == "" || c.digest == want) {
+			return c, nil
+		}
+	}
+	var why []string
+	for _, c := range l.cands {
+		switch {
+		case c.err != nil:
+			why = append(why, c.err.Error())
+		default:
+			why = append(why, fmt.Sprintf("%s: digest %s", c.comp, c.digest))
+		}
+	}
+	if want != "" {
+		return nil, fmt.Errorf("no reading matches its diff ID %s (%s)", want, strings.Join(why, "; "))
+	}
+	return nil, errors.New(strings.Join(why, "; "))
+}
+
+// errReadingDone stops feeding a reading that has failed.
+var errReadingDone = errors.New("imageindex: reading done")
+
+// readCandidates reads one layer file from r in every way that applies, in
+// a single pass: the stream cannot be rewound, and layers are too large to
+// keep. When comp names a compression, the plain reading runs in a
+// goroutine fed through a pipe with the same bytes the decompressor reads;
+// a reading that fails stops being fed. The only error returned is one
+// that ends Build: too many entries.
+func (b *builder) readCandidates(r io.Reader, comp compression) (*layer, error) {
+	if comp == compNone {
+		c := b.readPlain(r)
+		if errors.Is(c.err, ErrTooManyEntries) {
+			return nil, c.err
+		}
+		return &layer{cands: []candidate{c}}, nil
+	}
+	pr, pw := io.Pipe()
+	plain := make(chan candidate, 1)
+	go func() {
+		var c candidate
+		defer func() {
+			if p := recover(); p != nil {
+				c = candidate{err: fmt.Errorf("plain tar: panic: %v", p)}
+			}
+			if c.err != nil {
+				pr.CloseWithError(errReadingDone)
+			} else {
+				pr.Close()
+			}
+			plain <- c
+		}()
+		c = b.readPlain(pr)
+	}()
+	fan := &fanWriter{w: pw}
+	raw := io.TeeReader(r, fan)
+	dec := b.readCompressed(comp, raw)
+	if !fan.gone {
+		// The plain reading still reads: give it the rest of the file.
+		if _, err := io.Copy(io.Discard, raw); err != nil {
+			pw.CloseWithError(err)
+		}
+	}
+	pw.Close()
+	c := <-plain
+	for _, c := range []candidate{dec, c} {
+		if errors.Is(c.err, ErrTooManyEntries) {
+			return nil, c.err
+		}
+	}
+	return &layer{cands: []candidate{dec, c}}, nil
+}
+
+// fanWriter copies what the decompressor reads to the plain reading until
+// that one stops; it never fails, so the decompressor never sees an error
+// that is not its own.
+type fanWriter struct {
+	w    *io.PipeWriter
+	gone bool
+}
+
+func (f *fanWriter) Write(p []byte) (int, error) {
+	if !f.gone {
+		if _, err := f.w.Write(p); err != nil {
+			f.gone = true
+		}
+	}
+	return len(p), nil
+}
+
+// readPlain reads r as a tar and digests all of it, the bytes after the
+// end-of-archive blocks included, as the diff ID covers them.
+func (b *builder) readPlain(r io.Reader) candidate {
+	c := candidate{comp: compNone}
+	h := sha256.New()
+	tee := io.TeeReader(r, h)
+	c.recs, c.err = b.readLayer(tee)
+	if c.err == nil {
+		_, c.err = io.Copy(io.Discard, tee)
+	}
+	if c.err != nil {
+		return candidate{comp: compNone, err: fmt.Errorf("%s: %w", compNone, c.err)}
+	}
+	c.digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	return c
+}
+
+// readCompressed reads r through the decompressor comp names and digests
+// the whole decompressed stream, as dockerd does to check the diff ID; a
+// corrupt compressed stream fails here even past the tar's end.
+func (b *builder) readCompressed(comp compression, r io.Reader) (c candidate) {
+	defer func() {
+		if p := recover(); p != nil {
+			c = candidate{comp: comp, err: fmt.Errorf("%s: panic: %v", comp, p)}
+		}
+	}()
+	c.comp = comp
+	dr, release, err := b.decompressor(comp, r)
+	if err != nil {
+		return candidate{comp: comp, err: fmt.Errorf("%s: %w", comp, err)}
+	}
+	defer release()
+	h := sha256.New()
+	tee := io.TeeReader(dr, h)
+	c.recs, c.err = b.readLayer(tee)
+	if c.err == nil {
+		_, c.err = io.Copy(io.Discard, tee)
+	}
+	if c.err != nil {
+		return candidate{comp: comp, err: fmt.Errorf("%s: %w", comp, c.err)}
+	}
+	c.digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	return c
 }
 
 // readLayer keeps the headers of one layer tar; tar.Reader skips the bodies.
