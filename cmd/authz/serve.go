@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -88,6 +89,12 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 		Images:     imagefacts.NewSource(cli, scanner, o.deadlines),
 		Warmer:     scanner,
 		Containers: &netns.DaemonResolver{Client: cli, Timeout: o.deadlines.Daemon},
+		DaemonAPI: func(ctx context.Context) (string, error) {
+			ctx, cancel := context.WithTimeout(ctx, o.deadlines.Daemon)
+			defer cancel()
+			res, err := cli.Ping(ctx, client.PingOptions{})
+			return res.APIVersion, err
+		},
 		Plugins:    &pluginref.DaemonResolver{Client: cli, Timeout: o.deadlines.Daemon},
 		Started:    &startreq.DaemonInspector{Client: cli, Timeout: o.deadlines.Daemon},
 		PluginName: o.pluginName,
@@ -100,9 +107,11 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 		return err
 	}
 	log.Info("serving", "socket", o.socket, "docker_host", host, "policies", len(engine.Files()), "state_dir", o.stateDir, "version", version)
-	// Index the local images once the socket serves: the export calls go
-	// through this plugin too.
+	// Index the local images once the socket serves, and every image that
+	// arrives later (pull, load, import, tag, commit) as the daemon
+	// announces it: the export and events calls go through this plugin too.
 	go scanner.WarmAll(ctx)
+	go scanner.WatchEvents(ctx)
 	err = plugin.Serve(ctx, l, plugin.NewHandler(a, log), log)
 	log.Info("stopped", "socket", o.socket)
 	return err

@@ -80,6 +80,10 @@ type Authorizer struct {
 	// Containers, when set, resolves the container a "container:" network
 	// mode joins, so sidecar rules see the app.
 	Containers netns.Resolver
+	// DaemonAPI, when set, says the daemon's highest API version ("1.41"
+	// for dockerd 20.10), so that a create body is read as that daemon
+	// reads it (createreq.DialectOf). Asked once it answers.
+	DaemonAPI func(ctx context.Context) (string, error)
 	// Plugins, when set, resolves the plugin that a plugin.disable,
 	// remove, set or upgrade request names (a name, an ID or an ID
 	// prefix), so HA090 recognises this plugin by ID.
@@ -99,6 +103,7 @@ type Authorizer struct {
 
 	factsMissing atomic.Int64
 	overloaded   atomic.Int64
+	dialect      atomic.Int32 // a createreq.Dialect once known
 }
 
 // Stats reports how many creates were denied because the image's files
@@ -191,7 +196,7 @@ func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorizati
 		return builtinDenial(rt, doc, RuleUnroutable, unroutableMessage(rt))
 	case route.ContainerCreate:
 		var err error
-		if create, err = createreq.Decode(req.RequestBody); err != nil {
+		if create, err = createreq.DecodeFor(req.RequestBody, a.daemonDialect(ctx)); err != nil {
 			return builtinDenial(rt, doc, RuleBadCreateBody, BodyErrorMessage(err, req.RequestHeaders))
 		}
 		name = rt.Query.Get("name")
@@ -230,6 +235,22 @@ func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorizati
 }
 
 func (a *Authorizer) timeout() time.Duration { return cmp.Or(a.Timeout, DefaultDecisionTimeout) }
+
+// daemonDialect is how the daemon reads a create body, asked once: until
+// the daemon answers, a body both dialects would read differently is
+// refused rather than guessed.
+func (a *Authorizer) daemonDialect(ctx context.Context) createreq.Dialect {
+	if d := createreq.Dialect(a.dialect.Load()); d != createreq.EitherDaemon || a.DaemonAPI == nil {
+		return d
+	}
+	v, err := a.DaemonAPI(ctx)
+	if err != nil {
+		return createreq.EitherDaemon
+	}
+	d := createreq.DialectOf(v)
+	a.dialect.Store(int32(d))
+	return d
+}
 
 // decides reports whether requests of kind k leave the fast path: the
 // shipped rules decide creates, starts (when the authorizer can read the

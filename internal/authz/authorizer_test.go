@@ -3,8 +3,10 @@ package authz
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,6 +14,7 @@ import (
 
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/policy"
+	"github.com/hardened-authz/hardened-authz/internal/route"
 	"github.com/hardened-authz/hardened-authz/policies"
 	"github.com/hardened-authz/hardened-authz/rego"
 )
@@ -252,5 +255,42 @@ func BenchmarkAuthZRes(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		a.AuthZRes(ctx, req)
+	}
+}
+
+// A create body is read as the daemon that will run it reads it: top-level
+// HostConfig fields apply on dockerd up to 26.x, are ignored from 27, and
+// make the body ambiguous while the daemon's version is unknown.
+func TestCreateBodiesAreReadInTheDaemonsDialect(t *testing.T) {
+	body := map[string]any{
+		"Image": "dhi.io/curl:8-debian13-dev", "Entrypoint": []string{"sleep", "infinity"},
+		"Healthcheck": map[string]any{"Test": []string{"CMD", "curl", "-f", "http://app:3000/"}},
+		"Memory":      32 << 20,
+	}
+	call := createCall(t, "checker", body)
+	rt := route.Parse(call.RequestMethod, call.RequestURI)
+	for _, tt := range []struct {
+		api      string
+		err      error
+		allow    bool
+		warnings []string
+	}{
+		{api: "1.41", allow: true},
+		{api: "1.46", allow: true, warnings: []string{"HA008"}},
+		{err: errors.New("daemon not up yet")},
+	} {
+		a := newAuthorizer(t, nil)
+		a.DaemonAPI = func(context.Context) (string, error) { return tt.api, tt.err }
+		rec := a.decide(context.Background(), rt, call)
+		var warned []string
+		for _, w := range rec.Warnings {
+			warned = append(warned, w.Rule)
+		}
+		if rec.Allow != tt.allow || !slices.Equal(warned, tt.warnings) {
+			t.Errorf("API %q: allow=%v warnings=%v %q; want allow=%v warnings=%v", tt.api, rec.Allow, warned, rec.Msg, tt.allow, tt.warnings)
+		}
+		if !tt.allow && rec.Builtin != RuleBadCreateBody {
+			t.Errorf("unknown daemon: denied by %q, want %s (ambiguous body)", rec.Builtin, RuleBadCreateBody)
+		}
 	}
 }

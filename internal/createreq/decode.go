@@ -5,9 +5,10 @@
 // and CapDrop as a JSON string as well as an array (strslice.StrSlice);
 // 29 takes arrays only. Up to 26.x, dockerd also applies HostConfig fields
 // written at the top level of the body (the API < 1.18 layout, runconfig's
-// ContainerConfigWrapper); 27 and later ignore them. The plugin does not
-// know which daemon it guards, so Decode accepts what any of them would run
-// the same way, and refuses a body that they would run differently.
+// ContainerConfigWrapper); 27 and later ignore them. DecodeFor reads a body
+// as the daemon of a given dialect does; when the daemon's version is not
+// known, Decode accepts what any of them would run the same way, and
+// refuses a body that they would run differently.
 package createreq
 
 import (
@@ -34,9 +35,54 @@ const MaxBodyBytes = 4 << 20
 var ErrNoBody = errors.New("container create request has no body")
 
 // ErrAmbiguous reports a body whose top-level HostConfig fields dockerd up
-// to 26.x applies and dockerd 27 and later ignores: the two would create
-// different containers, and a policy can only judge one of them.
+// to 26.x applies and dockerd 27 and later ignores, sent to a daemon whose
+// version is not known: the two would create different containers, and a
+// policy can only judge one of them.
 var ErrAmbiguous = errors.New("container create body sets HostConfig fields at the top level")
+
+// Dialect is how the daemon that will run a body reads HostConfig fields
+// written at the top level.
+type Dialect int
+
+const (
+	// EitherDaemon is a daemon of unknown version: a body is decoded only
+	// when every daemon would run it the same way (else ErrAmbiguous).
+	EitherDaemon Dialect = iota
+	// LegacyDaemon is dockerd up to 26.x (API 1.45): top-level fields
+	// apply, as runconfig's ContainerConfigWrapper reads them.
+	LegacyDaemon
+	// CurrentDaemon is dockerd 27 and later (API 1.46+): top-level fields
+	// are ignored.
+	CurrentDaemon
+)
+
+// lastLegacyAPI is the API version of dockerd 26.1, the last daemon that
+// applies top-level HostConfig fields.
+const lastLegacyAPI = 45
+
+// DialectOf is the dialect of a daemon whose highest API version is
+// apiVersion ("1.41" for dockerd 20.10), as its /_ping answers;
+// EitherDaemon when it cannot be read.
+func DialectOf(apiVersion string) Dialect {
+	major, minor, ok := strings.Cut(apiVersion, ".")
+	if !ok || major != "1" {
+		return EitherDaemon
+	}
+	n := 0
+	for _, c := range minor {
+		if c < '0' || c > '9' || n > 1000 {
+			return EitherDaemon
+		}
+		n = n*10 + int(c-'0')
+	}
+	if minor == "" {
+		return EitherDaemon
+	}
+	if n <= lastLegacyAPI {
+		return LegacyDaemon
+	}
+	return CurrentDaemon
+}
 
 // Decode parses a create body with the Engine API types and encoding/json,
 // the decoder dockerd itself uses: keys match case-insensitively and the
@@ -47,6 +93,12 @@ var ErrAmbiguous = errors.New("container create body sets HostConfig fields at t
 // rejected so that a policy never evaluates a different document than a
 // stricter parser would see.
 func Decode(body []byte) (*container.CreateRequest, error) {
+	return DecodeFor(body, EitherDaemon)
+}
+
+// DecodeFor is Decode for a daemon of dialect d: the HostConfig is the one
+// that daemon creates the container with.
+func DecodeFor(body []byte, d Dialect) (*container.CreateRequest, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
 		return nil, ErrNoBody
@@ -75,7 +127,10 @@ func Decode(body []byte) (*container.CreateRequest, error) {
 	cfg.Cmd, cfg.Entrypoint, cfg.Shell = w.Cmd.list, w.Entrypoint.list, w.Shell.list
 
 	current := w.Inner.hostConfig()
-	if legacy := w.legacyHostConfig(); !sameHostConfig(legacy, current) {
+	switch legacy := w.legacyHostConfig(); {
+	case d == LegacyDaemon:
+		current = legacy
+	case d == EitherDaemon && !sameHostConfig(legacy, current):
 		return nil, fmt.Errorf("%w (%s), which dockerd up to 26.x applies and dockerd 27 and later ignores; move them under \"HostConfig\"",
 			ErrAmbiguous, strings.Join(differingFields(legacy, current), ", "))
 	}

@@ -342,3 +342,38 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestDialectOf(t *testing.T) {
+	for v, want := range map[string]Dialect{
+		"1.41": LegacyDaemon, "1.45": LegacyDaemon, "1.24": LegacyDaemon,
+		"1.46": CurrentDaemon, "1.52": CurrentDaemon,
+		"": EitherDaemon, "2.0": EitherDaemon, "1.": EitherDaemon, "1.4x": EitherDaemon, "x": EitherDaemon,
+	} {
+		if got := DialectOf(v); got != want {
+			t.Errorf("DialectOf(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+// A daemon of known version reads top-level HostConfig fields its way:
+// dockerd 20.10 applies a top-level NetworkMode, 27+ ignores it; only a
+// daemon of unknown version makes the body ambiguous.
+func TestDecodeForTheDaemonsDialect(t *testing.T) {
+	body := []byte(`{"Image":"a","NetworkMode":"host","Memory":1048576}`)
+	legacy, err := DecodeFor(body, LegacyDaemon)
+	if err != nil || legacy.HostConfig.NetworkMode != "host" || legacy.HostConfig.Memory != 1<<20 {
+		t.Fatalf("dockerd 20.10 reading: %+v, %v", legacy, err)
+	}
+	current, err := DecodeFor(body, CurrentDaemon)
+	if err != nil || current.HostConfig.NetworkMode != "" || current.HostConfig.Memory != 0 {
+		t.Fatalf("dockerd 27+ reading: %+v, %v", current, err)
+	}
+	if _, err := DecodeFor(body, EitherDaemon); !errors.Is(err, ErrAmbiguous) {
+		t.Fatalf("unknown daemon: %v, want ErrAmbiguous", err)
+	}
+	// With a HostConfig key, 20.10 takes it and fills only zero resources.
+	both, err := DecodeFor([]byte(`{"Image":"a","NetworkMode":"host","Memory":5,"HostConfig":{"NetworkMode":"none"}}`), LegacyDaemon)
+	if err != nil || both.HostConfig.NetworkMode != "none" || both.HostConfig.Memory != 5 {
+		t.Fatalf("both: %+v, %v", both.HostConfig, err)
+	}
+}

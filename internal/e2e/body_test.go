@@ -72,20 +72,29 @@ func TestBodyStringEntrypointIsSeen(t *testing.T) {
 	}
 }
 
-// TestBodyTopLevelHostConfigIsRefused: dockerd up to 26.x applies a
-// HostConfig field written at the top level of the body, 27 and later
-// ignore it. The plugin cannot know which daemon it guards, so it refuses
-// the body (HA091) and says where the field belongs.
-func TestBodyTopLevelHostConfigIsRefused(t *testing.T) {
+// TestBodyTopLevelHostConfigIsReadAsTheDaemonReadsIt: dockerd up to 26.x
+// applies HostConfig fields written at the top level of the body (27 and
+// later ignore them). The plugin asks the daemon's API version and reads
+// the body the same way: on dockerd 20.10 a top-level Memory is the
+// sidecar's memory limit, so HA008 does not warn, and the container gets
+// the limit and the network mode.
+func TestBodyTopLevelHostConfigIsReadAsTheDaemonReadsIt(t *testing.T) {
 	name := "e2e-toplevel-" + randomHex(3)
 	t.Cleanup(func() { docker(t, 30*time.Second, "rm", "-f", name) })
 	offset := suite.Plugin.LogSize()
-	status, body := curlCreate(t, name, `{"Image":"`+ImageBusyboxDev+`","Cmd":["sleep","1"],"NetworkMode":"host"}`)
-	if status != http.StatusForbidden {
-		t.Fatalf("create answered %d %s; want 403 (HA091)", status, body)
+	status, body := curlCreate(t, name, `{"Image":"`+ImageCurlDev+`","Entrypoint":["sleep","infinity"],
+		"Healthcheck":{"Test":["CMD","curl","-f","http://app:3000/"]},"NetworkMode":"none","Memory":33554432}`)
+	if status != http.StatusCreated {
+		t.Fatalf("create answered %d %s; want 201: dockerd 20.10 accepts this body", status, body)
 	}
-	requireContains(t, "create response", body, "HA091", "NetworkMode", `"HostConfig"`)
-	requireDecision(t, offset, false, "HA091")
+	d := requireDecision(t, offset, true, "")
+	if d.HasWarning("HA008") {
+		t.Errorf("the plugin ignored the top-level Memory that dockerd 20.10 applies: %s", d.Line)
+	}
+	ins := mustDocker(t, 30*time.Second, "inspect", "-f", "{{.HostConfig.NetworkMode}} {{.HostConfig.Memory}}", name)
+	if got := strings.TrimSpace(ins.Out); got != "none 33554432" {
+		t.Errorf("dockerd created the container with %q, want the top-level fields applied", got)
+	}
 }
 
 // TestBodyCredentialsAreRedacted: a healthcheck with credentials in it,
