@@ -101,6 +101,7 @@ type Authorizer struct {
 	Gate *Gate
 	Log  *slog.Logger
 
+	created      created
 	factsMissing atomic.Int64
 	overloaded   atomic.Int64
 	dialect      atomic.Int32 // a createreq.Dialect once known
@@ -127,6 +128,9 @@ func (a *Authorizer) AuthZReq(ctx context.Context, req authorization.Request) au
 		rec = allowed(rt)
 	default:
 		rec = a.decide(ctx, rt, req)
+		if rec.Allow && rt.Kind == route.ContainerCreate && rec.imageID != "" && a.Started != nil {
+			a.created.allowed(rt.Query.Get("name"), req.RequestBody, createdFact{rec.imageID, rec.generation})
+		}
 	}
 	rec.Duration = time.Since(start)
 	a.log(ctx, rec)
@@ -139,13 +143,24 @@ func (a *Authorizer) AuthZReq(ctx context.Context, req authorization.Request) au
 // index ready.
 func (a *Authorizer) AuthZRes(_ context.Context, req authorization.Request) authorization.Response {
 	// Every API call comes back through here: only a successful POST can
-	// be a pull or a load, so nothing else is even parsed.
-	if a.Warmer != nil && req.ResponseStatusCode == 200 && req.RequestMethod == "POST" {
+	// be a pull, a load or a create, so nothing else is even parsed.
+	if req.RequestMethod != "POST" {
+		return authorization.Response{Allow: true}
+	}
+	switch req.ResponseStatusCode {
+	case 200:
+		if a.Warmer == nil {
+			break
+		}
 		switch rt := route.Parse(req.RequestMethod, req.RequestURI); rt.Kind {
 		case route.ImagePull:
 			go a.warmPulled(rt)
 		case route.ImageLoad:
 			go a.Warmer.WarmAll(context.Background())
+		}
+	case 201:
+		if rt := route.Parse(req.RequestMethod, req.RequestURI); rt.Kind == route.ContainerCreate && a.Started != nil {
+			a.created.made(rt.Query.Get("name"), req.RequestBody, req.ResponseBody)
 		}
 	}
 	return authorization.Response{Allow: true}
@@ -216,12 +231,19 @@ func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorizati
 			rec.Msg, rec.Err = startUncheckedMessage(rec.Builtin, rt.ContainerRef, err), excerpt(redact.String(err.Error()), maxLoggedError)
 			return rec
 		}
+		if f, ok := a.created.take(c.ID); ok && f.imageID == c.ImageID && f.generation == a.Engine.Generation() {
+			// Allowed at create on this very image, under these policies.
+			rec := decided(rt, doc, policy.Result{})
+			rec.Reused, rec.Container, rec.Image = true, c.Name, c.Request.Config.Image
+			return rec
+		}
 		name, create = c.Name, c.Request
 		img = a.Images.ImageByID(ctx, c.ImageID, c.Request.Config.Image)
 	}
 	if create != nil {
 		doc, img = a.container(ctx, doc, name, create, img)
 	}
+	generation := a.Engine.Generation()
 	res, err := a.evaluate(ctx, doc)
 	switch {
 	case err != nil:
@@ -231,7 +253,9 @@ func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorizati
 		a.factsMissing.Add(1)
 		return builtinDenial(rt, doc, RuleFactsMissing, factsMissingMessage(doc, img)).about(doc, img)
 	}
-	return decided(rt, doc, res).about(doc, img)
+	rec := decided(rt, doc, res).about(doc, img)
+	rec.generation = generation
+	return rec
 }
 
 func (a *Authorizer) timeout() time.Duration { return cmp.Or(a.Timeout, DefaultDecisionTimeout) }

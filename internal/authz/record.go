@@ -40,8 +40,16 @@ type Record struct {
 	Err      string
 	Duration time.Duration
 
+	// Reused is true for a start allowed on its create's decision: same
+	// container, same image ID, same policies (see created).
+	Reused bool
+
 	// fast marks a request allowed on the fast path, never evaluated.
 	fast bool
+	// imageID and generation are what an allowed create was decided on,
+	// for its start.
+	imageID    string
+	generation uint64
 }
 
 // allowed is the record of a request no policy needs to see.
@@ -72,6 +80,9 @@ func (r Record) about(doc input.Document, img imagefacts.Image) Record {
 		return r
 	}
 	r.Image, r.Container, r.IndexErr = img.Ref, c.Name, img.IndexErr
+	if img.Found {
+		r.imageID = img.ID
+	}
 	if doc.Image != nil {
 		r.ImageSource = doc.Image.Source
 	}
@@ -126,6 +137,9 @@ func (r *Record) Attrs() []slog.Attr {
 	}
 	if ids := r.Rules(); len(ids) > 0 {
 		attrs = append(attrs, slog.Any("rules", ids))
+	}
+	if r.Reused {
+		attrs = append(attrs, slog.Bool("reused", true))
 	}
 	if len(r.Warnings) > 0 {
 		ids := make([]string, len(r.Warnings))

@@ -9,7 +9,12 @@ import (
 	"github.com/docker/go-plugins-helpers/authorization"
 	"github.com/moby/moby/api/types/container"
 
+	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
+	"github.com/hardened-authz/hardened-authz/internal/policy"
+	"github.com/hardened-authz/hardened-authz/internal/route"
 	"github.com/hardened-authz/hardened-authz/internal/startreq"
+	"github.com/hardened-authz/hardened-authz/policies"
+	"github.com/hardened-authz/hardened-authz/rego"
 )
 
 // stored answers container inspect with what dockerd kept for each ref.
@@ -77,5 +82,59 @@ func TestUnroutableTargetsAreDenied(t *testing.T) {
 		if res.Allow || !strings.HasPrefix(res.Msg, RuleUnroutable+":") {
 			t.Errorf("%q: want %s, got allow=%v %q", uri, RuleUnroutable, res.Allow, res.Msg)
 		}
+	}
+}
+
+// A start of a container this plugin allowed at create, on the same image
+// ID and under the same policies, reuses that decision; any difference
+// (another image: a retag raced the create; new policies; a second start)
+// is evaluated in full.
+func TestStartReusesTheCreatesDecision(t *testing.T) {
+	curl := imagefacts.Named("dhi.io/curl:8-debian13-dev")
+	curl.Source, curl.Found, curl.ID = imagefacts.SourceDaemon, true, "sha256:"+strings.Repeat("a", 64)
+	a := newAuthorizer(t, namesOnly{"dhi.io/curl:8-debian13-dev": curl})
+	id := strings.Repeat("c", 64)
+	web := storedContainer("dhi.io/curl:8-debian13-dev", "CMD", "curl", "-f", "http://localhost:3000/health")
+	web.ID, web.ImageID = id, curl.ID
+	raced := storedContainer("dhi.io/node:25", "CMD", "curl", "-f", "http://localhost:3000/health")
+	raced.ID, raced.ImageID = id, "sha256:"+strings.Repeat("b", 64)
+	ctx := context.Background()
+	startRoute := route.Parse("POST", "/v1.41/containers/web/start")
+
+	created := func() {
+		t.Helper()
+		call := createCall(t, "web", map[string]any{"Image": "dhi.io/curl:8-debian13-dev",
+			"Healthcheck": map[string]any{"Test": []string{"CMD", "curl", "-f", "http://localhost:3000/health"}}})
+		if res := a.AuthZReq(ctx, call); !res.Allow {
+			t.Fatalf("create denied: %s", res.Msg)
+		}
+		call.ResponseStatusCode, call.ResponseBody = 201, []byte(`{"Id":"`+id+`","Warnings":[]}`)
+		a.AuthZRes(ctx, call)
+	}
+
+	a.Started = stored{"web": web}
+	created()
+	if rec := a.decide(ctx, startRoute, startCall("web")); !rec.Allow || !rec.Reused || rec.Container != "web" {
+		t.Fatalf("first start: allow=%v reused=%v container=%q; want the create's decision reused", rec.Allow, rec.Reused, rec.Container)
+	}
+	if rec := a.decide(ctx, startRoute, startCall("web")); !rec.Allow || rec.Reused {
+		t.Fatalf("second start: allow=%v reused=%v; want a full evaluation", rec.Allow, rec.Reused)
+	}
+
+	// dockerd stored another image than the one the create was decided on.
+	a.Started = stored{"web": raced}
+	created()
+	if rec := a.decide(ctx, startRoute, startCall("web")); rec.Allow || rec.Reused || !strings.HasPrefix(rec.Msg, "HA002") {
+		t.Fatalf("raced start: allow=%v reused=%v %q; want HA002 on the image dockerd stored", rec.Allow, rec.Reused, rec.Msg)
+	}
+
+	// New policies since the create.
+	a.Started = stored{"web": web}
+	created()
+	if err := a.Engine.Load(ctx, policy.Sources{Library: rego.FS, Rules: policies.FS}); err != nil {
+		t.Fatal(err)
+	}
+	if rec := a.decide(ctx, startRoute, startCall("web")); !rec.Allow || rec.Reused {
+		t.Fatalf("start under new policies: allow=%v reused=%v; want a full evaluation", rec.Allow, rec.Reused)
 	}
 }

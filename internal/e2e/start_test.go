@@ -75,3 +75,28 @@ func TestStartIsDecidedFromTheStoredContainer(t *testing.T) {
 	mustDocker(t, 60*time.Second, "start", fine)
 	requireDecision(t, offset, true, "")
 }
+
+// TestRunReusesTheCreatesDecisionAtStart: docker run is a create and a
+// start; the start of a container the plugin just allowed, on the same
+// image, is allowed on that decision without another evaluation (dockerd
+// tells the plugin the new container's ID in the create's response).
+func TestRunReusesTheCreatesDecisionAtStart(t *testing.T) {
+	name := "e2e-start-reuse-" + randomHex(3)
+	t.Cleanup(func() { docker(t, 30*time.Second, "rm", "-f", name) })
+	offset := suite.Plugin.LogSize()
+	mustDocker(t, 60*time.Second, "run", "-d", "--name", name, ImageBusyboxDev, "sleep", "30")
+	ds, err := suite.Plugin.DecisionsSince(offset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if d.Field("action") == "container.start" && d.Field("container") == name {
+			if reused, _ := d.Fields["reused"].(bool); !reused || !d.Allow() {
+				t.Fatalf("the start was evaluated again: %s", d.Line)
+			}
+			return
+		}
+	}
+	t.Fatalf("no start decision for %s was logged", name)
+}
+

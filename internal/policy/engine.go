@@ -102,13 +102,15 @@ type Result struct {
 
 // Engine evaluates the current policy set.
 type Engine struct {
-	current atomic.Pointer[compiled]
+	current     atomic.Pointer[compiled]
+	generations atomic.Uint64
 }
 
 type compiled struct {
 	query        rego.PreparedEvalQuery
 	requestRules bool
 	files        []string
+	generation   uint64
 	// opts rebuild the set for ad-hoc queries (Query), which tools use.
 	opts []func(*rego.Rego)
 }
@@ -129,9 +131,15 @@ func (e *Engine) Load(ctx context.Context, src Sources) error {
 	if err != nil {
 		return err
 	}
+	c.generation = e.generations.Add(1)
 	e.current.Store(c)
 	return nil
 }
+
+// Generation identifies the current policy set: it changes with every
+// Load, so a decision remembered under one generation is known to be stale
+// under the next.
+func (e *Engine) Generation() uint64 { return e.current.Load().generation }
 
 // Files lists the policy files of the current set, for logs.
 func (e *Engine) Files() []string { return e.current.Load().files }
