@@ -99,4 +99,3 @@ func TestRunReusesTheCreatesDecisionAtStart(t *testing.T) {
 	}
 	t.Fatalf("no start decision for %s was logged", name)
 }
-
