@@ -1,6 +1,7 @@
 package imagescan
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,7 +10,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/hardened-authz/hardened-authz/internal/atomicfile"
 	"github.com/hardened-authz/hardened-authz/internal/imageindex"
@@ -30,6 +33,8 @@ const (
 	// maxDiskBytes bounds one index file. ExecEntries of a large
 	// distribution image is a few megabytes.
 	maxDiskBytes = 64 << 20
+	// verifyDeadline bounds the image inspect that checks a file.
+	verifyDeadline = 10 * time.Second
 	// maxDiskEntries bounds the paths of one index file.
 	maxDiskEntries = 1_000_000
 	// maxDiskLayers bounds the diff IDs; dockerd stacks at most 128
@@ -98,7 +103,37 @@ func (s *Scanner) readDiskFile(id string) (map[string]imageindex.Entry, error) {
 	if err := validate(d.DiffIDs, d.Entries); err != nil {
 		return nil, err
 	}
+	if err := s.sameLayers(id, d.DiffIDs); err != nil {
+		return nil, err
+	}
 	return d.Entries, nil
+}
+
+// sameLayers checks an index kept on disk against the image the daemon
+// has: the layers it was built from must be the image's, in order
+// (image inspect's RootFS.Layers). An image ID names its config, which
+// names its layers, so a mismatch means the file is not what it says.
+// A daemon that cannot answer leaves the file unverified, and unused; a
+// scanner without a daemon (which cannot scan either) has nothing to
+// check against.
+func (s *Scanner) sameLayers(id string, diffIDs []string) error {
+	if s.client == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), verifyDeadline)
+	defer cancel()
+	res, err := s.client.ImageInspect(ctx, id)
+	if err != nil {
+		return fmt.Errorf("cannot check it against the image's layers: %w", err)
+	}
+	var layers []string
+	if res.RootFS.Type != "" || len(res.RootFS.Layers) > 0 {
+		layers = res.RootFS.Layers
+	}
+	if !slices.Equal(layers, diffIDs) {
+		return fmt.Errorf("it was built from %d layers that are not the image's %d (image inspect's RootFS.Layers)", len(diffIDs), len(layers))
+	}
+	return nil
 }
 
 // writeDisk keeps an index for the next start. It writes atomically (a

@@ -117,3 +117,34 @@ func FuzzDiskIndex(f *testing.F) {
 		ix.Resolve("/bin/sh")
 	})
 }
+
+// A file whose layers are not the image's (image inspect's RootFS.Layers)
+// is not believed, however well-formed: the image is scanned again.
+func TestDiskIndexMustMatchTheImagesLayers(t *testing.T) {
+	d := &daemon{body: export(t)}
+	c, state := d.start(t), t.TempDir()
+	s := New(c, state, nil)
+	if _, err := s.Lookup(context.Background(), idA); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(s.file(idA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var di diskIndex
+	if err := json.Unmarshal(raw, &di); err != nil {
+		t.Fatal(err)
+	}
+	di.DiffIDs = []string{"sha256:" + strings.Repeat("e", 64)}
+	forged, _ := json.Marshal(di)
+	if err := os.WriteFile(s.file(idA), forged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	restarted := New(c, state, nil)
+	if _, err := restarted.Lookup(context.Background(), idA); err != nil {
+		t.Fatal(err)
+	}
+	if st := restarted.Stats(); st.DiskHits != 0 || st.DiskRejected != 1 || st.Scans != 1 {
+		t.Errorf("stats after a forged file: %+v; want it rejected and the image scanned", st)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/hardened-authz/hardened-authz/internal/imageindex"
 	"github.com/hardened-authz/hardened-authz/internal/testdaemon"
 )
 
@@ -99,6 +101,16 @@ func (d *daemon) start(t testing.TB) *client.Client {
 				return
 			}
 			w.Write(d.body)
+		case strings.Contains(r.URL.Path, "/images/sha256:") && strings.HasSuffix(r.URL.Path, "/json"):
+			// Image inspect by ID: the layers of the export it serves.
+			ix, err := imageindex.Build(bytes.NewReader(d.body), imageindex.Options{})
+			if err != nil {
+				http.Error(w, `{"message":"no such image"}`, 404)
+				return
+			}
+			layers, _ := json.Marshal(ix.DiffIDs())
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"Id":"` + strings.TrimSuffix(r.URL.Path[strings.Index(r.URL.Path, "sha256:"):], "/json") + `","RootFS":{"Type":"layers","Layers":` + string(layers) + `}}`))
 		case strings.HasSuffix(r.URL.Path, "/images/acme/api:1/json"):
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(`{"Id":"` + idD + `"}`))
