@@ -128,7 +128,8 @@ func Build(r io.Reader, opts Options) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	ix := &Index{root: &node{Entry: Entry{Type: TypeDir, Mode: 0o755}}}
+	ix := &Index{}
+	t := newTree()
 	for i, p := range img.layers {
 		want := ""
 		if diffIDs != nil {
@@ -138,9 +139,10 @@ func Build(r io.Reader, opts Options) (*Index, error) {
 		if err != nil {
 			return nil, fmt.Errorf("imageindex: layer %d of %d (%s): %w", i+1, len(img.layers), p, err)
 		}
-		ix.apply(c.recs)
+		t.apply(c.recs)
 		ix.diffIDs = append(ix.diffIDs, c.digest)
 	}
+	ix.f = freeze(t.root)
 	return ix, nil
 }
 

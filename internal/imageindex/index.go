@@ -25,7 +25,7 @@ import (
 // Index is the merged file tree of an image. It is read-only after Build and
 // safe for concurrent use.
 type Index struct {
-	root *node
+	f *flat
 	// diffIDs are the digests of the layers as read, bottom first; nil
 	// for an index rebuilt with FromEntries.
 	diffIDs []string
@@ -41,18 +41,11 @@ func (ix *Index) DiffIDs() []string {
 
 // Len returns the number of paths in the merged image, the root included.
 func (ix *Index) Len() int {
-	count := 0
-	stack := []*node{ix.root}
-	for len(stack) > 0 {
-		n := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		count++
-		for _, ch := range n.children {
-			stack = append(stack, ch)
-		}
-	}
-	return count
+	return len(ix.f.nodes)
 }
+
+// SizeEstimate is about the bytes of memory the index holds.
+func (ix *Index) SizeEstimate() int { return ix.f.bytes() }
 
 // Entry is what the index keeps of one path.
 type Entry struct {
@@ -96,7 +89,8 @@ func (t Type) String() string {
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
 
-// node is one path of the merged tree; only directories have children.
+// node is one path of the tree Build stacks layers on, before it is laid
+// out flat; only directories have children.
 type node struct {
 	Entry
 	children map[string]*node

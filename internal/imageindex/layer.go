@@ -263,54 +263,78 @@ func makeRecord(hdr *tar.Header) (record, bool) {
 // apply stacks one layer on the tree. Whiteouts go first because they only
 // hide what the layers below hold: a file the same layer adds next to an
 // opaque marker stays.
-func (ix *Index) apply(recs []record) {
+//
+// dockerd 20.10 on overlay2 unpacks a layer into an empty directory of its
+// own (archive.Unpack, chrooted there, with the overlay whiteout format):
+// a whiteout or opaque marker's missing parents are created there as real
+// directories (MkdirAll, 0755), and in the merged tree a directory of an
+// upper layer hides whatever a lower one has at that path, a symlink or a
+// file included. So a marker under a path a lower layer made a symlink
+// does not act through the symlink: it makes that path a directory, empty
+// of the lower layers' entries.
+func (t *tree) apply(recs []record) {
 	for _, r := range recs {
 		switch r.typ {
 		case kindWhiteout:
-			if parent := ix.literal(path.Dir(r.path)); parent != nil && parent.children != nil {
-				delete(parent.children, path.Base(r.path))
-			}
+			parent := t.mkdirs(path.Dir(r.path))
+			delete(parent.children, path.Base(r.path))
 		case kindOpaque:
-			if dir := ix.literal(r.path); dir != nil && dir.Type == TypeDir {
-				dir.children = nil
-			}
+			t.mkdirs(r.path).children = nil
 		}
 	}
 	for _, r := range recs {
 		if r.typ < kindWhiteout {
-			ix.add(r)
+			t.add(r)
 		}
 	}
-}
-
-// literal finds a path without following symlinks, as the layer's own paths
-// are meant.
-func (ix *Index) literal(p string) *node {
-	n := ix.root
-	for _, c := range strings.Split(p, "/") {
-		if c == "" {
-			continue
-		}
-		if n = n.children[c]; n == nil {
-			return nil
-		}
-	}
-	return n
 }
 
 // add puts one layer entry in the tree as extracting it would: missing
 // parents appear as directories, a directory over a directory only changes
 // its mode, anything else replaces what was there with its whole subtree.
-func (ix *Index) add(r record) {
+func (t *tree) add(r record) {
 	if r.path == "/" {
 		if r.typ == TypeDir {
-			ix.root.Mode = r.mode
+			t.root.Mode = r.mode
 		}
 		return
 	}
-	parts := strings.Split(r.path[1:], "/")
-	cur := ix.root
-	for _, c := range parts[:len(parts)-1] {
+	cur := t.mkdirs(path.Dir(r.path))
+	last := path.Base(r.path)
+	if old := cur.children[last]; r.typ == TypeDir && old != nil && old.Type == TypeDir {
+		old.Mode = r.mode
+		return
+	}
+	if r.typ == TypeHardlink {
+		// createTarFile: os.Link(target, path), which is linkat(2)
+		// without AT_SYMLINK_FOLLOW: the new name is the target's inode,
+		// whatever it is, a symlink or a FIFO included; then
+		// handleLChmod gives that inode the header's mode unless it is a
+		// symlink. A missing target (ENOENT) or a directory (EPERM) fails
+		// the layer in dockerd: nothing is linked here.
+		_, target, ok := walkIn[*node](t, r.link, false)
+		if !ok || target.Type == TypeDir {
+			delete(cur.children, last)
+			return
+		}
+		if target.Type != TypeSymlink {
+			target.Mode = r.mode
+		}
+		cur.set(last, target)
+		return
+	}
+	cur.set(last, &node{Entry: Entry{Type: r.typ, Mode: r.mode, Link: r.link}})
+}
+
+// mkdirs returns the directory at p, a literal path, making it and its
+// parents directories where they are missing or are not directories, as
+// unpacking a layer into its own directory does.
+func (t *tree) mkdirs(p string) *node {
+	cur := t.root
+	for _, c := range strings.Split(p, "/") {
+		if c == "" {
+			continue
+		}
 		ch := cur.children[c]
 		if ch == nil || ch.Type != TypeDir {
 			ch = &node{Entry: Entry{Type: TypeDir, Mode: 0o755}}
@@ -318,12 +342,7 @@ func (ix *Index) add(r record) {
 		}
 		cur = ch
 	}
-	last := parts[len(parts)-1]
-	if old := cur.children[last]; r.typ == TypeDir && old != nil && old.Type == TypeDir {
-		old.Mode = r.mode
-		return
-	}
-	cur.set(last, &node{Entry: Entry{Type: r.typ, Mode: r.mode, Link: r.link}})
+	return cur
 }
 
 func (n *node) set(name string, ch *node) {

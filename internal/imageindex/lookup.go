@@ -15,9 +15,16 @@ const maxSymlinks = 40
 // continue from the link's directory, ".." is taken on the resolved
 // directory and stops at the root, and more than maxSymlinks links fail as
 // ELOOP would. A trailing slash or "." demands a directory.
-func (ix *Index) walk(p string, followFinal bool) (string, *node, bool) {
+func (ix *Index) walk(p string, followFinal bool) (string, uint32, bool) {
+	return walkIn[uint32](ix.f, p, followFinal)
+}
+
+// walkIn is walk on any view of a tree: an Index's, or the one Build
+// stacks layers on.
+func walkIn[H any, V view[H]](v V, p string, followFinal bool) (string, H, bool) {
+	var none H
 	names := make([]string, 0, 8)
-	nodes := append(make([]*node, 0, 8), ix.root)
+	nodes := append(make([]H, 0, 8), v.rootOf())
 	rest := p
 	links := 0
 	for rest != "" {
@@ -35,8 +42,8 @@ func (ix *Index) walk(p string, followFinal bool) (string, *node, bool) {
 			c, rest = rest[:i], rest[i:]
 		}
 		dir := nodes[len(nodes)-1]
-		if dir.Type != TypeDir {
-			return "", nil, false
+		if v.typeOf(dir) != TypeDir {
+			return "", none, false
 		}
 		switch c {
 		case ".":
@@ -48,20 +55,21 @@ func (ix *Index) walk(p string, followFinal bool) (string, *node, bool) {
 			}
 			continue
 		}
-		ch := dir.children[c]
-		if ch == nil {
-			return "", nil, false
+		ch, ok := v.child(dir, c)
+		if !ok {
+			return "", none, false
 		}
-		if ch.Type == TypeSymlink && (followFinal || rest != "") {
+		if v.typeOf(ch) == TypeSymlink && (followFinal || rest != "") {
 			links++
-			if links > maxSymlinks || ch.Link == "" {
-				return "", nil, false
+			link := v.linkOf(ch)
+			if links > maxSymlinks || link == "" {
+				return "", none, false
 			}
-			if ch.Link[0] == '/' {
+			if link[0] == '/' {
 				names = names[:0]
 				nodes = nodes[:1]
 			}
-			rest = ch.Link + rest
+			rest = link + rest
 			continue
 		}
 		names = append(names, c)
@@ -87,7 +95,7 @@ func (ix *Index) Lstat(p string) (Entry, bool) {
 	if !ok {
 		return Entry{}, false
 	}
-	return n.Entry, true
+	return ix.f.entry(n), true
 }
 
 // Stat returns the entry p resolves to, following every symlink, as
@@ -97,7 +105,7 @@ func (ix *Index) Stat(p string) (Entry, bool) {
 	if !ok {
 		return Entry{}, false
 	}
-	return n.Entry, true
+	return ix.f.entry(n), true
 }
 
 // LookPath finds the program a container would run for name, as runc does
@@ -128,6 +136,10 @@ func (ix *Index) LookPath(name string, dirs []string) (found string, ok bool) {
 }
 
 func (ix *Index) executable(p string) bool {
-	_, n, ok := ix.walk(p, true)
-	return ok && (n.Type == TypeRegular || n.Type == TypeHardlink) && n.Mode&0o111 != 0
+	_, i, ok := ix.walk(p, true)
+	if !ok {
+		return false
+	}
+	n := &ix.f.nodes[i]
+	return (n.typ == TypeRegular || n.typ == TypeHardlink) && n.mode&0o111 != 0
 }

@@ -12,21 +12,23 @@ import (
 // give the same answers for executables on an index rebuilt from it.
 func (ix *Index) ExecEntries() map[string]Entry {
 	out := map[string]Entry{}
-	var visit func(p string, n *node)
-	visit = func(p string, n *node) {
-		switch n.Type {
+	f := ix.f
+	var visit func(p string, i uint32)
+	visit = func(p string, i uint32) {
+		n := &f.nodes[i]
+		switch n.typ {
 		case TypeDir, TypeSymlink:
-			out[p] = n.Entry
+			out[p] = f.entry(i)
 		case TypeRegular, TypeHardlink:
-			if n.Mode&0o111 != 0 {
-				out[p] = n.Entry
+			if n.mode&0o111 != 0 {
+				out[p] = f.entry(i)
 			}
 		}
-		for name, ch := range n.children {
-			visit(path.Join(p, name), ch)
+		for c := n.first; c < n.first+n.count; c++ {
+			visit(path.Join(p, f.name(c)), c)
 		}
 	}
-	visit("/", ix.root)
+	visit("/", 0)
 	return out
 }
 
@@ -34,7 +36,7 @@ func (ix *Index) ExecEntries() map[string]Entry {
 // Parents are added before children, so the order of the map does not
 // matter.
 func FromEntries(entries map[string]Entry) *Index {
-	ix := &Index{root: &node{Entry: Entry{Type: TypeDir, Mode: 0o755}}}
+	t := newTree()
 	paths := make([]string, 0, len(entries))
 	for p := range entries {
 		paths = append(paths, p)
@@ -43,7 +45,15 @@ func FromEntries(entries map[string]Entry) *Index {
 	for _, p := range paths {
 		e := entries[p]
 		p = path.Clean("/" + p)
-		ix.add(record{path: p, typ: e.Type, mode: e.Mode, link: e.Link})
+		if e.Type == TypeHardlink {
+			// Kept as it is, not linked again: its target need not be
+			// among the entries.
+			if p != "/" {
+				t.mkdirs(path.Dir(p)).set(path.Base(p), &node{Entry: e})
+			}
+			continue
+		}
+		t.add(record{path: p, typ: e.Type, mode: e.Mode, link: e.Link})
 	}
-	return ix
+	return &Index{f: freeze(t.root)}
 }

@@ -28,8 +28,10 @@ import (
 const (
 	// cacheVersion changes when the on-disk format, or what the indexer
 	// makes of an export, does. 2: diff IDs kept, layers checked against
-	// them, compression sniffed as dockerd sniffs it.
-	cacheVersion = 2
+	// them, compression sniffed as dockerd sniffs it. 3: a hardlink is its
+	// target's inode (a FIFO, a symlink), markers under a lower layer's
+	// symlink make a directory there.
+	cacheVersion = 3
 	// maxDiskBytes bounds one index file. ExecEntries of a large
 	// distribution image is a few megabytes.
 	maxDiskBytes = 64 << 20

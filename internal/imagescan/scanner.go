@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,8 +46,17 @@ const (
 	// fails is not exported on every create.
 	retryMin = 2 * time.Second
 	retryMax = 5 * time.Minute
-	// maxCached bounds the indexes kept in memory; the disk keeps the rest.
-	maxCached = 512
+	// maxCached and maxCachedBytes bound the indexes kept in memory, by
+	// count and by their estimated bytes (imageindex's SizeEstimate); the
+	// least recently used go first, and the disk keeps them. One index
+	// larger than maxCachedBytes is still kept, alone: a lookup answers
+	// from the whole index or not at all, never from part of one.
+	maxCached      = 512
+	maxCachedBytes = 32 << 20
+	// freeAfterPaths: a scan that kept more paths than this hands the
+	// memory it used back to the OS at once (debug.FreeOSMemory), so a
+	// huge image leaves the plugin's resident size at what it keeps.
+	freeAfterPaths = 50_000
 	// maxFailed bounds the failures remembered for the backoff; when full,
 	// the one due soonest is forgotten, which only brings its retry closer.
 	maxFailed = 4096
@@ -135,8 +145,9 @@ type Stats struct {
 	// EventsDropped counts those dropped from a full backlog.
 	EventsSeen, EventsDropped int64
 	// Pending is the images being scanned or queued now; Failed those
-	// whose last scan failed; Cached the indexes in memory.
-	Pending, Failed, Cached int
+	// whose last scan failed; Cached the indexes in memory, and
+	// CachedBytes their estimated size.
+	Pending, Failed, Cached, CachedBytes int
 }
 
 // Scanner builds and caches image indexes. Its methods are safe for
@@ -151,15 +162,59 @@ type Scanner struct {
 	connectTimeout     time.Duration
 	reconnectMin       time.Duration
 	streamLifetime     time.Duration
+	maxBytes           int
 
 	mu       sync.Mutex
-	cached   map[string]*imageindex.Index
+	cached   map[string]*cachedIndex
+	cachedB  int    // the SizeEstimate of the cached indexes together
+	useClock uint64 // orders uses for the LRU
 	inflight map[string]*scan
 	failed   map[string]*failure
 
 	scans, failures        atomic.Int64
 	diskHits, diskRejected atomic.Int64
 	eventsSeen, dropped    atomic.Int64
+}
+
+// cachedIndex is one index kept in memory.
+type cachedIndex struct {
+	ix      *imageindex.Index
+	bytes   int
+	lastUse uint64
+}
+
+// get returns the cached index of id and marks it used, s.mu held.
+func (s *Scanner) get(id string) *imageindex.Index {
+	c := s.cached[id]
+	if c == nil {
+		return nil
+	}
+	s.useClock++
+	c.lastUse = s.useClock
+	return c.ix
+}
+
+// put caches ix for id, s.mu held, evicting the least recently used
+// indexes until the bounds hold again (never ix itself).
+func (s *Scanner) put(id string, ix *imageindex.Index) {
+	if old := s.cached[id]; old != nil {
+		s.cachedB -= old.bytes
+	}
+	s.useClock++
+	c := &cachedIndex{ix: ix, bytes: ix.SizeEstimate(), lastUse: s.useClock}
+	s.cached[id] = c
+	s.cachedB += c.bytes
+	for len(s.cached) > 1 && (len(s.cached) > maxCached || s.cachedB > s.maxBytes) {
+		var lru string
+		var at uint64
+		for k, o := range s.cached {
+			if k != id && (lru == "" || o.lastUse < at) {
+				lru, at = k, o.lastUse
+			}
+		}
+		s.cachedB -= s.cached[lru].bytes
+		delete(s.cached, lru)
+	}
 }
 
 // scan is one image's scan in flight.
@@ -192,7 +247,8 @@ func New(c *client.Client, stateDir string, log *slog.Logger) *Scanner {
 		connectTimeout: connectTimeout,
 		reconnectMin:   reconnectMin,
 		streamLifetime: streamLifetime,
-		cached:         map[string]*imageindex.Index{},
+		maxBytes:       maxCachedBytes,
+		cached:         map[string]*cachedIndex{},
 		inflight:       map[string]*scan{},
 		failed:         map[string]*failure{},
 	}
@@ -212,6 +268,7 @@ func (s *Scanner) Stats() Stats {
 		Pending:       len(s.inflight),
 		Failed:        len(s.failed),
 		Cached:        len(s.cached),
+		CachedBytes:   s.cachedB,
 	}
 }
 
@@ -235,7 +292,7 @@ func (s *Scanner) Lookup(ctx context.Context, id string) (*imageindex.Index, err
 			return nil, &PendingError{ID: id, Queued: !sc.exporting.Load(), Since: sc.since}
 		}
 		s.mu.Lock()
-		ix, f := s.cached[id], s.failed[id]
+		ix, f := s.get(id), s.failed[id]
 		var serr *ScanError
 		if f != nil {
 			serr = f.scanError(id)
@@ -323,7 +380,7 @@ func (s *Scanner) WarmAll(ctx context.Context) {
 func (s *Scanner) start(id string) (*imageindex.Index, *scan, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ix := s.cached[id]; ix != nil {
+	if ix := s.get(id); ix != nil {
 		return ix, nil, nil
 	}
 	if sc := s.inflight[id]; sc != nil {
@@ -358,13 +415,7 @@ func (s *Scanner) run(id string, sc *scan) {
 		failed = f.scanError(id)
 	} else {
 		delete(s.failed, id)
-		if len(s.cached) >= maxCached {
-			for k := range s.cached { // evict any one: the disk still has it
-				delete(s.cached, k)
-				break
-			}
-		}
-		s.cached[id] = ix
+		s.put(id, ix)
 	}
 	s.mu.Unlock()
 	if failed != nil {
@@ -433,10 +484,17 @@ func (s *Scanner) load(id string, sc *scan) (ix *imageindex.Index, err error) {
 		return nil, fmt.Errorf("index the export: %w", err)
 	}
 	entries := full.ExecEntries()
+	diffIDs, paths := full.DiffIDs(), full.Len()
 	s.scans.Add(1)
-	if err := s.writeDisk(id, full.DiffIDs(), entries); err != nil {
+	if err := s.writeDisk(id, diffIDs, entries); err != nil {
 		s.log.Warn("image scan: index not kept on disk; it is kept in memory", "image", id, "error", err.Error())
 	}
-	s.log.Info("image scanned", "image", id, "layers", len(full.DiffIDs()), "paths", full.Len(), "kept", len(entries), "duration", time.Since(start))
-	return imageindex.FromEntries(entries), nil
+	kept := imageindex.FromEntries(entries)
+	s.log.Info("image scanned", "image", id, "layers", len(diffIDs), "paths", paths, "kept", len(entries),
+		"kept_bytes", kept.SizeEstimate(), "duration", time.Since(start))
+	if len(entries) > freeAfterPaths {
+		// The whole tree, the entries and the JSON are garbage now.
+		debug.FreeOSMemory()
+	}
+	return kept, nil
 }
