@@ -7,8 +7,10 @@ package compose
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	yaml "go.yaml.in/yaml/v4"
 
@@ -170,11 +173,15 @@ func (p *Project) Document(service string, img imagefacts.Image) input.Document 
 			User:        s.User,
 			Labels:      copyMap(s.Labels),
 			Healthcheck: healthConfig(s.HealthCheck),
+			WorkingDir:  s.WorkingDir,
+			Env:         environment(s.Environment),
 		},
 		HostConfig: &container.HostConfig{
 			NetworkMode:  container.NetworkMode(networkMode(s.NetworkMode)),
 			Resources:    container.Resources{Memory: memoryBytes(s)},
 			PortBindings: portBindings(s.Ports),
+			Mounts:       mounts(s.Volumes),
+			Tmpfs:        tmpfs(s.Tmpfs),
 		},
 	}
 	d := input.Document{Source: input.SourceCompose, Action: input.ActionContainerCreate}.WithImage(service, req, img)
@@ -197,6 +204,30 @@ func (p *Project) Document(service string, img imagefacts.Image) input.Document 
 		}
 	}
 	return d
+}
+
+// mounts are a service's volumes (long form after compose-go's loader)
+// as docker compose sends them: one mount per entry, of its type.
+func mounts(vols []types.ServiceVolumeConfig) []mount.Mount {
+	var ms []mount.Mount
+	for _, v := range vols {
+		ms = append(ms, mount.Mount{Type: mount.Type(v.Type), Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly})
+	}
+	return ms
+}
+
+// tmpfs is a service's tmpfs list as HostConfig.Tmpfs: "target[:options]"
+// split at the first colon, as docker compose does.
+func tmpfs(list types.StringList) map[string]string {
+	if len(list) == 0 {
+		return nil
+	}
+	m := map[string]string{}
+	for _, t := range list {
+		target, opts, _ := strings.Cut(t, ":")
+		m[target] = opts
+	}
+	return m
 }
 
 // dependsOn copies compose's depends_on; compose-go has already turned
@@ -285,6 +316,22 @@ func copyMap(m map[string]string) map[string]string {
 	out := make(map[string]string, len(m))
 	for k, v := range m {
 		out[k] = v
+	}
+	return out
+}
+
+// environment is the service's environment as docker compose sends it:
+// "KEY=value", or "KEY" alone for a variable with no value, which unsets
+// it in the container (PATH included), in a stable order.
+func environment(env types.MappingWithEquals) []string {
+	keys := slices.Sorted(maps.Keys(env))
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if v := env[k]; v != nil {
+			out = append(out, k+"="+*v)
+		} else {
+			out = append(out, k)
+		}
 	}
 	return out
 }

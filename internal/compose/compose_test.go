@@ -87,7 +87,7 @@ func TestProblem(t *testing.T) {
 		Args:     []string{"-f", "http://localhost:3000/health"},
 		Shell:    []string{},
 		Commands: []string{},
-		ProbeURL: "http://localhost:3000/health",
+		ProbeURL: "http://localhost:3000/health", ProbeLoopback: true,
 	})
 	eq(t, "network", c.Network, input.Network{Mode: "default"})
 	eq(t, "ports", c.Ports, []input.Port{})
@@ -246,8 +246,8 @@ func TestExtendsEnvAndShellForm(t *testing.T) {
 		Shell:        []string{"/bin/sh", "-c"},
 		ShellCommand: "curl -f http://localhost:4000/ready || exit 1",
 		Commands:     []string{"curl"},
-		ProbeURL:     "http://localhost:4000/ready",
-		IntervalNs:   90e9,
+		ProbeURL:     "http://localhost:4000/ready", ProbeLoopback: true,
+		IntervalNs: 90e9,
 	})
 	off := ds["off"].Container.Healthcheck
 	eq(t, "disabled form", off.Form, input.FormNone)

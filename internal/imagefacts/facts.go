@@ -44,6 +44,7 @@ type Facts struct {
 	User       string
 	Shell      []string
 	Env        []string
+	WorkingDir string
 	Entrypoint []string
 	Cmd        []string
 	// Healthcheck is the image's own HEALTHCHECK, nil when it has none.
@@ -139,6 +140,7 @@ func (d *DaemonInspector) Inspect(ctx context.Context, ref string) Facts {
 		f.User = c.User
 		f.Shell = c.Shell
 		f.Env = c.Env
+		f.WorkingDir = c.WorkingDir
 		f.Entrypoint = c.Entrypoint
 		f.Cmd = c.Cmd
 		f.Healthcheck = c.Healthcheck

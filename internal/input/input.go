@@ -107,13 +107,19 @@ type Plugin struct {
 
 // Container is the container as it will run.
 type Container struct {
-	Name        string            `json:"name"`
-	Compose     *Compose          `json:"compose,omitempty"`
-	Image       string            `json:"image"`
-	Entrypoint  []string          `json:"entrypoint"`
-	Command     []string          `json:"command"`
-	User        string            `json:"user"`
-	Path        []string          `json:"path"`
+	Name       string   `json:"name"`
+	Compose    *Compose `json:"compose,omitempty"`
+	Image      string   `json:"image"`
+	Entrypoint []string `json:"entrypoint"`
+	Command    []string `json:"command"`
+	User       string   `json:"user"`
+	Path       []string `json:"path"`
+	// WorkingDir is the directory its processes and the health exec start
+	// in; programs named with a "/" but not from "/" are found from it.
+	WorkingDir string `json:"working_dir"`
+	// Mounts are the request's binds, volumes and tmpfs mounts, which
+	// cover the image's files at their targets.
+	Mounts      []Mount           `json:"mounts"`
 	Healthcheck Healthcheck       `json:"healthcheck"`
 	Network     Network           `json:"network"`
 	Ports       []Port            `json:"ports"`
@@ -123,6 +129,15 @@ type Container struct {
 	// port of a localhost probe_url, resolved only when the container does
 	// not share another's network namespace (see WithProbeApp).
 	ProbeApp *NetworkContainer `json:"probe_app,omitempty"`
+}
+
+// Mount is one mount over the container's files.
+type Mount struct {
+	// Target is the path in the container, cleaned.
+	Target string `json:"target"`
+	// Type is bind, volume or tmpfs (or another HostConfig.Mounts type:
+	// image, npipe, cluster).
+	Type string `json:"type"`
 }
 
 // Compose identifies the compose service a container belongs to.
@@ -156,6 +171,7 @@ type Healthcheck struct {
 	ShellCommand  string   `json:"shell_command"`
 	Commands      []string `json:"commands"`
 	ProbeURL      string   `json:"probe_url"`
+	ProbeLoopback bool     `json:"probe_loopback"` // probe_url's host is the container itself (probeLoopback)
 	IntervalNs    int64    `json:"interval_ns"`
 	TimeoutNs     int64    `json:"timeout_ns"`
 	StartPeriodNs int64    `json:"start_period_ns"`
@@ -227,4 +243,16 @@ type ProgramFact struct {
 	// Resolved is Path with every symlink followed: /bin/sh may be
 	// /usr/bin/dash.
 	Resolved string `json:"resolved"`
+	// HiddenBy is the target of the container's mount that decided the
+	// lookup instead of the image's files: a tmpfs that hides the image's
+	// program (Found false), or a bind or volume whose content the plugin
+	// cannot see (Unknown).
+	HiddenBy string `json:"hidden_by,omitempty"`
+	// Unknown means the lookup reached a bind or volume mount: Found is
+	// false and says nothing; rules must treat the program as unknown.
+	Unknown bool `json:"unknown,omitempty"`
+	// Relative means Go's exec.LookPath (in runc) found the program only
+	// through a relative PATH entry (".", "", "bin") and refuses it:
+	// Found is false and Path is that relative path.
+	Relative bool `json:"relative,omitempty"`
 }

@@ -20,13 +20,11 @@ func (d Document) WithNetworkTarget(t netns.Target) Document {
 // [::1] ("" for any other probe): the port a sidecar in its own network
 // namespace would probe in vain.
 func (c *Container) LocalProbePort() string {
-	u, err := url.Parse(c.Healthcheck.ProbeURL)
-	if err != nil || c.Healthcheck.ProbeURL == "" {
+	if !probeLoopback(c.Healthcheck.ProbeURL) {
 		return ""
 	}
-	switch u.Hostname() {
-	case "localhost", "127.0.0.1", "::1":
-	default:
+	u, err := url.Parse(c.Healthcheck.ProbeURL)
+	if err != nil {
 		return ""
 	}
 	if p := u.Port(); p != "" {

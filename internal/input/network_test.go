@@ -7,6 +7,8 @@ func TestLocalProbePort(t *testing.T) {
 		"http://localhost:3000/health": "3000",
 		"http://127.0.0.1/":            "80",
 		"https://[::1]/":               "443",
+		"http://0.0.0.0:8080/":         "8080",
+		"http://127.1:3000/":           "3000",
 		"http://app:3000/":             "",
 		"http://localhost.example/":    "",
 		"":                             "",

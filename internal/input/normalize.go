@@ -1,6 +1,7 @@
 package input
 
 import (
+	"path"
 	"regexp"
 	"sort"
 	"strings"
@@ -42,6 +43,8 @@ func (d Document) WithCreate(name string, req *container.CreateRequest, img imag
 	}
 	c.Entrypoint, c.Command = commandOf(cfg, img)
 	c.Path = pathOf(cfg.Env, img.Env)
+	c.WorkingDir = workingDirOf(cfg, img)
+	c.Mounts = mountsOf(host)
 	c.Healthcheck = healthcheckOf(cfg, img)
 	c.Compose = composeOf(cfg.Labels)
 	d.Container = c
@@ -83,11 +86,27 @@ func commandOf(cfg *container.Config, img imagefacts.Facts) (entrypoint, command
 			entrypoint = img.Entrypoint
 		}
 	}
+	// After the merge, an entrypoint of one empty string (`docker run
+	// --entrypoint ""`) means none: moby daemon/create.go,
+	// mergeAndVerifyConfig. It has already kept the image's command out,
+	// since it is not empty during the merge. A command of one empty
+	// string is no reset: it stays the argument "" (or argv[0] "").
+	if len(entrypoint) == 1 && entrypoint[0] == "" {
+		entrypoint = nil
+	}
 	return nonNil(entrypoint), nonNil(command)
 }
 
-// pathOf returns the directories of the effective PATH: the request's
-// Env entry, else the image's, else DefaultPath.
+// pathOf returns the directories of the container's PATH as its processes
+// (the health exec included) get it. dockerd merges the image's Env in only
+// for keys the request does not name (daemon/commit.go, merge), then
+// applies the merged Env in order over PATH=DefaultPath
+// (container.CreateDaemonEnvironment, ReplaceOrAppendEnvValues): KEY=value
+// sets, a bare KEY unsets, the last entry wins. Unset, runc's init process
+// has no PATH at all (its own environment holds only _LIBCONTAINER_*
+// variables), so Go's exec.LookPath searches nothing: the result is empty.
+// An empty entry is the working directory for exec.LookPath; it is listed
+// as ".".
 func pathOf(reqEnv, imgEnv []string) []string {
 	p, ok := lookupEnv(reqEnv, "PATH")
 	if !ok {
@@ -97,23 +116,100 @@ func pathOf(reqEnv, imgEnv []string) []string {
 		p = DefaultPath
 	}
 	dirs := []string{}
+	if p == "" {
+		// unset, or set to nothing: exec.LookPath has no directory.
+		return dirs
+	}
 	for _, dir := range strings.Split(p, ":") {
-		if dir != "" {
-			dirs = append(dirs, dir)
+		if dir == "" {
+			dir = "."
 		}
+		dirs = append(dirs, dir)
 	}
 	return dirs
 }
 
-// lookupEnv finds the last KEY=value entry, as the last one wins in a
-// process environment built by dockerd.
-func lookupEnv(env []string, key string) (string, bool) {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
-			return v, true
+// lookupEnv applies the entries for key in order, as
+// ReplaceOrAppendEnvValues does: KEY=value sets it, a bare KEY unsets it
+// (value ""), the last one wins. ok says whether env names key at all.
+func lookupEnv(env []string, key string) (value string, ok bool) {
+	for _, e := range env {
+		k, v, hasValue := strings.Cut(e, "=")
+		if k != key {
+			continue
+		}
+		ok = true
+		if hasValue {
+			value = v
+		} else {
+			value = ""
 		}
 	}
-	return "", false
+	return value, ok
+}
+
+// workingDirOf is the directory the container's processes and its health
+// exec start in: the request's WorkingDir, else the image's (moby
+// daemon/commit.go, merge), cleaned (translateWorkingDir), else "/" (the
+// exec's default, daemon/exec.go). dockerd creates it when the image lacks
+// it, and refuses a relative one.
+func workingDirOf(cfg *container.Config, img imagefacts.Facts) string {
+	wd := cfg.WorkingDir
+	if wd == "" {
+		wd = img.WorkingDir
+	}
+	if wd == "" {
+		return "/"
+	}
+	return path.Join("/", wd)
+}
+
+// Mount types (Mount.Type) beyond the Engine API's.
+const (
+	MountBind   = "bind"
+	MountVolume = "volume"
+	MountTmpfs  = "tmpfs"
+)
+
+// mountsOf lists what the request mounts over the image's files:
+// HostConfig.Binds ("src:dst[:opts]": a source with a "/" is a bind, else
+// a named volume; a lone "dst" an anonymous volume), HostConfig.Mounts and
+// HostConfig.Tmpfs, sorted by target. Targets are cleaned, not resolved:
+// WithIndex follows the image's symlinks, as runc does when it mounts.
+// The image's own VOLUMEs are left out: a new volume starts as a copy of
+// the image's files there.
+func mountsOf(host *container.HostConfig) []Mount {
+	mounts := []Mount{}
+	if host == nil {
+		return mounts
+	}
+	add := func(target, typ string) {
+		if target == "" {
+			return
+		}
+		mounts = append(mounts, Mount{Target: path.Join("/", target), Type: typ})
+	}
+	for _, b := range host.Binds {
+		parts := strings.Split(b, ":")
+		switch len(parts) {
+		case 1:
+			add(parts[0], MountVolume)
+		default:
+			typ := MountVolume
+			if strings.Contains(parts[0], "/") {
+				typ = MountBind
+			}
+			add(parts[1], typ)
+		}
+	}
+	for _, m := range host.Mounts {
+		add(m.Target, string(m.Type))
+	}
+	for target := range host.Tmpfs {
+		add(target, MountTmpfs)
+	}
+	sort.SliceStable(mounts, func(i, j int) bool { return mounts[i].Target < mounts[j].Target })
+	return mounts
 }
 
 // FormInvalid is the form of a healthcheck test dockerd cannot run as a
@@ -239,6 +335,7 @@ func healthcheckOf(cfg *container.Config, img imagefacts.Facts) Healthcheck {
 		// test: never the ones the plugin did not read.
 		h.ProbeURL = ""
 	}
+	h.ProbeLoopback = probeLoopback(h.ProbeURL)
 	return h
 }
 

@@ -61,7 +61,17 @@ func (d Document) Value() ast.Value {
 		if i.Programs != nil {
 			progs := ast.NewObjectWithCapacity(len(i.Programs))
 			for name, p := range i.Programs {
-				progs.Insert(ast.StringTerm(name), ast.NewTerm(obj(kv("found", ast.BooleanTerm(p.Found)), kv("path", str(p.Path)), kv("resolved", str(p.Resolved)))))
+				po := obj(kv("found", ast.BooleanTerm(p.Found)), kv("path", str(p.Path)), kv("resolved", str(p.Resolved)))
+				if p.HiddenBy != "" {
+					po.Insert(ast.StringTerm("hidden_by"), str(p.HiddenBy))
+				}
+				if p.Unknown {
+					po.Insert(ast.StringTerm("unknown"), ast.BooleanTerm(true))
+				}
+				if p.Relative {
+					po.Insert(ast.StringTerm("relative"), ast.BooleanTerm(true))
+				}
+				progs.Insert(ast.StringTerm(name), ast.NewTerm(po))
 			}
 			img.Insert(ast.StringTerm("programs"), ast.NewTerm(progs))
 		}
@@ -90,6 +100,8 @@ func (c *Container) value() ast.Object {
 		kv("command", strs(c.Command)),
 		kv("user", str(c.User)),
 		kv("path", strs(c.Path)),
+		kv("working_dir", str(c.WorkingDir)),
+		kv("mounts", mountsValue(c.Mounts)),
 		kv("healthcheck", ast.NewTerm(obj(
 			kv("form", str(h.Form)),
 			kv("inherited", ast.BooleanTerm(h.Inherited)),
@@ -100,6 +112,7 @@ func (c *Container) value() ast.Object {
 			kv("shell_command", str(h.ShellCommand)),
 			kv("commands", strs(h.Commands)),
 			kv("probe_url", str(h.ProbeURL)),
+			kv("probe_loopback", ast.BooleanTerm(h.ProbeLoopback)),
 			kv("interval_ns", ast.IntNumberTerm(int(h.IntervalNs))),
 			kv("timeout_ns", ast.IntNumberTerm(int(h.TimeoutNs))),
 			kv("start_period_ns", ast.IntNumberTerm(int(h.StartPeriodNs))),
@@ -199,4 +212,12 @@ func strMap(m map[string]string) *ast.Term {
 		o.Insert(ast.StringTerm(k), ast.StringTerm(m[k]))
 	}
 	return ast.NewTerm(o)
+}
+
+func mountsValue(ms []Mount) *ast.Term {
+	ts := make([]*ast.Term, len(ms))
+	for i, m := range ms {
+		ts[i] = ast.NewTerm(obj(kv("target", str(m.Target)), kv("type", str(m.Type))))
+	}
+	return ast.ArrayTerm(ts...)
 }

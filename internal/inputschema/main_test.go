@@ -180,8 +180,8 @@ type files struct{}
 
 func (files) LookPath(name string, path []string) (string, bool) {
 	switch name {
-	case "/bin/sh":
-		return "/bin/sh", true
+	case "/bin/sh", "/usr/bin/curl", "/app/bin/curl", "/usr/local/bin/node":
+		return name, true
 	case "curl":
 		return "/usr/bin/curl", true
 	}
@@ -230,6 +230,14 @@ func documents(t *testing.T) map[string]input.Document {
 		Labels: map[string]string{input.LabelComposeProject: "shop", input.LabelComposeService: "app"}}
 	docs["dockerd create, network target"] = sidecar.WithNetworkTarget(app)
 	docs["dockerd create, probe app"] = sidecar.WithProbeApp(netns.Target{Err: "no running container publishes port 3000"})
+
+	// A relative PATH entry, a bind mount and a tmpfs decide lookups.
+	docs["dockerd create, mounts"] = create("/containers/create", `{
+		"Image": "dhi.io/node:25-debian13-dev", "WorkingDir": "/app",
+		"Env": ["PATH=bin:/opt/tools:/usr/local/bin"],
+		"Healthcheck": {"Test": ["CMD-SHELL", "curl -f http://localhost:3000/ && jq . && node x.js"]},
+		"HostConfig": {"Binds": ["/srv/tools:/opt/tools:ro"], "Tmpfs": {"/usr/local": ""}}
+	}`, img).WithIndex(files{})
 
 	unknown := imagefacts.Named("registry.local/app")
 	unknown.Err = "image inspect did not answer within 2s"

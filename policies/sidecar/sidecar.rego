@@ -19,7 +19,8 @@ import data.hardened.lib.violation
 # METADATA
 # title: Sidecar probes localhost outside the app's network namespace
 # description: |
-#   The sidecar's healthcheck probes localhost (127.0.0.1, [::1]), but the
+#   The sidecar's healthcheck probes localhost (127.0.0.1, [::1], 0.0.0.0,
+#   any loopback spelling: healthcheck.probe_loopback), but the
 #   sidecar does not share another container's network namespace
 #   (network_mode "service:app", --network container:app): localhost is the
 #   sidecar itself, so the probe never reaches the app and the sidecar never

@@ -146,6 +146,19 @@ test_ha003_loopback_forms if {
 	}
 }
 
+# The normalizer's probe_loopback: 0.0.0.0 and the other spellings it
+# knows are HA003 too, unless the sidecar shares a namespace.
+test_ha003_probe_loopback if {
+	every u in ["http://0.0.0.0:3000/", "http://127.1:3000/", "http://[::ffff:127.0.0.1]/", "http://ip6-localhost/"] {
+		hc := object.union(fx.hc_cmd(["curl", "-f", u]), {"probe_loopback": true})
+		v := _one(deny, "HA003") with input as fx.with_hc(_no_ns(seed_sidecar), hc)
+		contains(v.message, sprintf("probing %s,", [u]))
+		not _one(deny, "HA003") with input as fx.with_hc(seed_sidecar, hc)
+	}
+	hc := object.union(fx.hc_cmd(["curl", "-f", "http://10.0.0.1:3000/"]), {"probe_loopback": false})
+	not _one(deny, "HA003") with input as fx.with_hc(_no_ns(seed_sidecar), hc)
+}
+
 test_ha003_not_for_service_name_probe if {
 	inp := fx.with_hc(_no_ns(seed_sidecar), fx.hc_cmd(["curl", "-f", "http://app:3000/"]))
 	not _one(deny, "HA003") with input as inp

@@ -13,7 +13,9 @@
 #              > label com.docker.dhi.shell ("" = no shell, else shell)
 #              > the container itself runs a shell or a *.sh script
 #              > the catalog entry's `shell` (see catalog_entry)
-#     program: input.image.programs[P].found (bool, from the image's files;
+#     program: unknown when input.image.programs[P].unknown (a bind or
+#              volume mount covers it; hidden_by names the mount)
+#              > input.image.programs[P].found (bool, from the image's files;
 #              keyed by the program exactly as the healthcheck names it)
 #              > the container itself runs P (entrypoint[0] or command[0])
 #              > for "/bin/sh": the shell fact above
@@ -140,9 +142,11 @@ is_hardened if {
 
 # shell: whether /bin/sh exists, with where that comes from, in one
 # precedence chain so the two cannot disagree: {"value": bool, "source":
-# "index" | "label" | "entrypoint" | "catalog"}, or {"source": "unknown"}
-# without a value. A rule, so a decision works it out once.
-shell := {"value": f, "source": "index"} if {
+# "index" | "label" | "entrypoint" | "catalog"}, or {"source": "unknown" |
+# "mount"} without a value ("mount": a bind or volume covers /bin/sh). A rule, so a decision works it out once.
+shell := {"source": "mount"} if {
+	input.image.programs["/bin/sh"].unknown == true
+} else := {"value": f, "source": "index"} if {
 	f := input.image.shell_found
 	is_boolean(f)
 } else := {"value": labels[shell_label] != "", "source": "label"} if {
@@ -157,8 +161,8 @@ shell := {"value": f, "source": "index"} if {
 # Whether /bin/sh exists: true, false, or undefined (unknown).
 shell_fact := shell.value
 
-# Where shell_fact came from: "index", "label", "entrypoint", "catalog" or
-# "unknown".
+# Where shell_fact came from: "mount", "index", "label", "entrypoint",
+# "catalog" or "unknown".
 shell_source := shell.source
 
 # The image has no /bin/sh (known for sure: deny-worthy).
@@ -183,10 +187,12 @@ _is_shell_or_script(b) if endswith(b, ".sh")
 # program(p): whether program p ("curl", "/usr/bin/curl") is in the image,
 # with where that comes from, in one precedence chain: {"value": bool,
 # "source": "index" | "entrypoint" | "shell" | "catalog"}, or {"source":
-# "unknown"} without a value. Besides what the image says (image_program),
+# "unknown" | "mount"} without a value. Besides what the image says (image_program),
 # a program the container itself runs counts as present, unless the
 # image's own files say otherwise.
-program(p) := {"value": f, "source": "index"} if {
+program(p) := {"source": "mount"} if {
+	_mount_unknown(p)
+} else := {"value": f, "source": "index"} if {
 	f := input.image.programs[p].found
 	is_boolean(f)
 } else := {"value": true, "source": "entrypoint"} if {
@@ -198,7 +204,9 @@ program(p) := {"value": f, "source": "index"} if {
 # for /bin/sh, then the catalog, then the shell facts for shell names.
 # Rules that test the container's own program (HA004) use it, since that
 # evidence is the claim under test.
-image_program(p) := {"value": f, "source": "index"} if {
+image_program(p) := {"source": "mount"} if {
+	_mount_unknown(p)
+} else := {"value": f, "source": "index"} if {
 	f := input.image.programs[p].found
 	is_boolean(f)
 } else := {"value": f, "source": "shell"} if {
@@ -212,14 +220,20 @@ image_program(p) := {"value": f, "source": "index"} if {
 	f := shell_fact
 } else := {"source": "unknown"}
 
+# A bind or volume mount covers where the container would find p: its
+# content is not the image's, so nothing (index, catalog, labels) can say.
+# programs[p].hidden_by names the mount target; a tmpfs that hides the
+# image's p is no mystery: it leaves found false (source "index").
+_mount_unknown(p) if input.image.programs[p].unknown == true
+
 # program_fact(p): program(p)'s value: true, false, or undefined (unknown).
 program_fact(p) := program(p).value
 
 # image_program_fact(p): image_program(p)'s value.
 image_program_fact(p) := image_program(p).value
 
-# program_source(p): program(p)'s source: "index", "entrypoint", "catalog",
-# "shell" or "unknown".
+# program_source(p): program(p)'s source: "mount", "index", "entrypoint",
+# "catalog", "shell" or "unknown".
 program_source(p) := program(p).source
 
 # The image certainly lacks program p.

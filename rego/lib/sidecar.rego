@@ -109,11 +109,21 @@ _unit := {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 # Facts about a sidecar
 # ---------------------------------------------------------------------------
 
-# The probe URL's host is the container itself: localhost, 127.0.0.1, [::1].
-probes_localhost if regex.match(
-	`^(?i)https?://([^/?#@]*@)?(localhost|127\.0\.0\.1|\[::1\])(:[0-9]*)?([/?#].*)?$`,
-	request.probe_url,
-)
+# The probe URL's host is the container itself. The normalizer parses it
+# (healthcheck.probe_loopback): localhost, *.localhost, ip6-localhost,
+# 127.0.0.0/8, 0.0.0.0, ::1, :: and v4-mapped loopback, in every spelling
+# curl accepts (127.1, 2130706433, [0:0:0:0:0:0:0:1], localhost.).
+probes_localhost if request.healthcheck.probe_loopback == true
+
+# A document without probe_loopback (built by hand, or by an older
+# normalizer): the host is localhost, 127.0.0.1 or [::1].
+probes_localhost if {
+	not "probe_loopback" in object.keys(request.healthcheck)
+	regex.match(
+		`^(?i)https?://([^/?#@]*@)?(localhost|127\.0\.0\.1|\[::1\])(:[0-9]*)?([/?#].*)?$`,
+		request.probe_url,
+	)
+}
 
 # The sidecar shares another container's network namespace.
 shares_network if input.container.network.mode == "container"

@@ -88,6 +88,20 @@ test_probes_localhost if {
 	}
 }
 
+# With probe_loopback in the document (the normalizer always sets it), it
+# decides alone: 0.0.0.0 is loopback, and a false field wins over a URL the
+# fallback regex would match.
+test_probes_localhost_uses_probe_loopback if {
+	every u in ["http://0.0.0.0:3000/", "http://127.1/", "http://[0:0:0:0:0:0:0:1]/", "http://localhost./"] {
+		probes_localhost with input as _c(["sleep", "inf"], [], _loopback(u, true))
+		not probes_localhost with input as _c(["sleep", "inf"], [], fx.hc_cmd(["curl", u]))
+	}
+	not probes_localhost with input as _c(["sleep", "inf"], [], _loopback("http://localhost/", false))
+	not probes_localhost with input as _c(["sleep", "inf"], [], _loopback("http://10.0.0.1/", false))
+}
+
+_loopback(u, b) := object.union(fx.hc_cmd(["curl", "-f", u]), {"probe_loopback": b})
+
 test_app_name if {
 	app_name == "app" with input as _compose("app-health")
 	app_name == "x" with input as _compose("x-healthcheck")
