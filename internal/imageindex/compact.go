@@ -23,17 +23,18 @@ type fnode struct {
 	name, nameLen uint32 // in flat.names
 	link, linkLen uint32 // in flat.links
 	first, count  uint32 // the children, in flat.nodes
+	uid, gid      uint32 // the owner, from the layer's header
 	mode          uint16 // permission bits
 	typ           Type
 }
 
 // fnodeBytes is the size of an fnode, for the estimate of an index's size.
-const fnodeBytes = 28
+const fnodeBytes = 36
 
 // freeze lays a tree out flat, breadth first so that every directory's
 // children are one run of nodes.
 func freeze(root *node) *flat {
-	f := &flat{nodes: []fnode{{typ: root.Type, mode: uint16(root.Mode.Perm())}}}
+	f := &flat{nodes: []fnode{{typ: root.Type, mode: uint16(root.Mode.Perm()), uid: root.UID, gid: root.GID}}}
 	var names, links strings.Builder
 	queue := []*node{root}
 	for i := 0; i < len(queue); i++ {
@@ -49,7 +50,7 @@ func freeze(root *node) *flat {
 		f.nodes[i].first, f.nodes[i].count = uint32(len(f.nodes)), uint32(len(keys))
 		for _, k := range keys {
 			ch := n.children[k]
-			fn := fnode{name: uint32(names.Len()), nameLen: uint32(len(k)), typ: ch.Type, mode: uint16(ch.Mode.Perm())}
+			fn := fnode{name: uint32(names.Len()), nameLen: uint32(len(k)), typ: ch.Type, mode: uint16(ch.Mode.Perm()), uid: ch.UID, gid: ch.GID}
 			names.WriteString(k)
 			if ch.Link != "" {
 				fn.link, fn.linkLen = uint32(links.Len()), uint32(len(ch.Link))
@@ -71,7 +72,7 @@ func (f *flat) name(i uint32) string {
 
 func (f *flat) entry(i uint32) Entry {
 	n := &f.nodes[i]
-	return Entry{Type: n.typ, Mode: fs.FileMode(n.mode), Link: f.links[n.link : n.link+n.linkLen]}
+	return Entry{Type: n.typ, Mode: fs.FileMode(n.mode), UID: n.uid, GID: n.gid, Link: f.links[n.link : n.link+n.linkLen]}
 }
 
 // bytes is about the memory f holds.

@@ -142,6 +142,7 @@ func Build(r io.Reader, opts Options) (*Index, error) {
 		t.apply(c.recs)
 		ix.diffIDs = append(ix.diffIDs, c.digest)
 	}
+	ix.accounts = t.accounts()
 	ix.f = freeze(t.root)
 	return ix, nil
 }

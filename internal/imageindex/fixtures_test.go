@@ -27,6 +27,8 @@ type file struct {
 	mode int64
 	link string
 	body string
+	uid  int
+	gid  int
 }
 
 func reg(name string, mode int64) file {
@@ -46,7 +48,7 @@ func tarOf(t testing.TB, files []file) []byte {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, f := range files {
-		h := &tar.Header{Name: f.name, Typeflag: f.typ, Mode: f.mode, Linkname: f.link}
+		h := &tar.Header{Name: f.name, Typeflag: f.typ, Mode: f.mode, Linkname: f.link, Uid: f.uid, Gid: f.gid}
 		if f.typ == tar.TypeReg {
 			h.Size = int64(len(f.body))
 		}

@@ -8,10 +8,11 @@
 // or an attacker's image, could produce.
 //
 // The index keeps only what matters for running a program in the image:
-// every path's type, permission bits and link target, after the image's
-// layers are stacked. Build reads the export (GET /images/{name}/get, the
+// every path's type, permission bits, owner and link target, after the
+// image's layers are stacked, and the bodies of /etc/passwd and /etc/group
+// (at most 64 KiB each), which name the container's user. Build reads the export (GET /images/{name}/get, the
 // `docker save` tar) once, in either layout dockerd writes, and never
-// unpacks anything to disk or keeps file bodies: a policy decision needs
+// unpacks anything to disk or keeps other file bodies: a policy decision needs
 // "can the healthcheck's program run here", not the program itself. Every
 // layer is checked against its diff ID, so what is indexed is what the
 // daemon unpacks, however the layer's bytes could otherwise be read.
@@ -29,6 +30,8 @@ type Index struct {
 	// diffIDs are the digests of the layers as read, bottom first; nil
 	// for an index rebuilt with FromEntries.
 	diffIDs []string
+	// accounts is what Build read of /etc/passwd and /etc/group.
+	accounts Accounts
 }
 
 // DiffIDs returns the digest ("sha256:<hex>") of each uncompressed layer
@@ -45,13 +48,18 @@ func (ix *Index) Len() int {
 }
 
 // SizeEstimate is about the bytes of memory the index holds.
-func (ix *Index) SizeEstimate() int { return ix.f.bytes() }
+func (ix *Index) SizeEstimate() int {
+	return ix.f.bytes() + len(ix.accounts.Passwd) + len(ix.accounts.Group)
+}
 
 // Entry is what the index keeps of one path.
 type Entry struct {
 	Type Type
 	// Mode holds the permission bits (0o777) from the layer's header.
 	Mode fs.FileMode
+	// UID and GID are the owner from the layer's header, as dockerd
+	// chowns the file when it unpacks the layer.
+	UID, GID uint32
 	// Link is a symlink's target as written in the layer, or a hardlink's
 	// target as an absolute path in the image; empty otherwise.
 	Link string
@@ -94,4 +102,7 @@ func (t Type) String() string {
 type node struct {
 	Entry
 	children map[string]*node
+	// data is the body of /etc/passwd or /etc/group as a layer holds it
+	// (see accountFiles); nil for every other file.
+	data []byte
 }

@@ -24,7 +24,10 @@ type record struct {
 	path string // cleaned, absolute
 	typ  Type
 	mode fs.FileMode
+	uid  uint32
+	gid  uint32
 	link string
+	data []byte // the body of an account file, see accountFiles
 }
 
 // candidate is one reading of a layer file: decompressed as dockerd would
@@ -211,6 +214,13 @@ func (b *builder) readLayer(r io.Reader) ([]record, error) {
 			return nil, err
 		}
 		if rec, ok := makeRecord(hdr); ok {
+			if rec.typ == TypeRegular && accountFiles[rec.path] && hdr.Size <= maxAccountFile {
+				data, err := readLimited(tr, maxAccountFile)
+				if err != nil {
+					return nil, err
+				}
+				rec.data = data
+			}
 			recs = append(recs, rec)
 		}
 	}
@@ -237,7 +247,7 @@ func makeRecord(hdr *tar.Header) (record, bool) {
 		}
 		return record{path: path.Join(dir, target), typ: kindWhiteout}, true
 	}
-	rec := record{path: p, mode: fs.FileMode(hdr.Mode).Perm()}
+	rec := record{path: p, mode: fs.FileMode(hdr.Mode).Perm(), uid: idOf(hdr.Uid), gid: idOf(hdr.Gid)}
 	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse, tar.TypeCont:
 		rec.typ = TypeRegular
@@ -295,14 +305,14 @@ func (t *tree) apply(recs []record) {
 func (t *tree) add(r record) {
 	if r.path == "/" {
 		if r.typ == TypeDir {
-			t.root.Mode = r.mode
+			t.root.Mode, t.root.UID, t.root.GID = r.mode, r.uid, r.gid
 		}
 		return
 	}
 	cur := t.mkdirs(path.Dir(r.path))
 	last := path.Base(r.path)
 	if old := cur.children[last]; r.typ == TypeDir && old != nil && old.Type == TypeDir {
-		old.Mode = r.mode
+		old.Mode, old.UID, old.GID = r.mode, r.uid, r.gid
 		return
 	}
 	if r.typ == TypeHardlink {
@@ -312,7 +322,7 @@ func (t *tree) add(r record) {
 		// handleLChmod gives that inode the header's mode unless it is a
 		// symlink. A missing target (ENOENT) or a directory (EPERM) fails
 		// the layer in dockerd: nothing is linked here.
-		_, target, ok := walkIn[*node](t, r.link, false)
+		_, target, ok := walkIn[*node](t, r.link, false, nil)
 		if !ok || target.Type == TypeDir {
 			delete(cur.children, last)
 			return
@@ -320,10 +330,12 @@ func (t *tree) add(r record) {
 		if target.Type != TypeSymlink {
 			target.Mode = r.mode
 		}
+		// Then Lchown gives the inode, a symlink too, the header's owner.
+		target.UID, target.GID = r.uid, r.gid
 		cur.set(last, target)
 		return
 	}
-	cur.set(last, &node{Entry: Entry{Type: r.typ, Mode: r.mode, Link: r.link}})
+	cur.set(last, &node{Entry: Entry{Type: r.typ, Mode: r.mode, UID: r.uid, GID: r.gid, Link: r.link}, data: r.data})
 }
 
 // mkdirs returns the directory at p, a literal path, making it and its
@@ -343,6 +355,15 @@ func (t *tree) mkdirs(p string) *node {
 		cur = ch
 	}
 	return cur
+}
+
+// idOf is a header's uid or gid as the kernel keeps it; a negative one
+// (which no real tar holds) is taken as the overflow id, nobody.
+func idOf(id int) uint32 {
+	if id < 0 || int64(id) > 0xffffffff {
+		return 65534
+	}
+	return uint32(id)
 }
 
 func (n *node) set(name string, ch *node) {

@@ -16,12 +16,15 @@ const maxSymlinks = 40
 // directory and stops at the root, and more than maxSymlinks links fail as
 // ELOOP would. A trailing slash or "." demands a directory.
 func (ix *Index) walk(p string, followFinal bool) (string, uint32, bool) {
-	return walkIn[uint32](ix.f, p, followFinal)
+	return walkIn[uint32](ix.f, p, followFinal, nil)
 }
 
 // walkIn is walk on any view of a tree: an Index's, or the one Build
-// stacks layers on.
-func walkIn[H any, V view[H]](v V, p string, followFinal bool) (string, H, bool) {
+// stacks layers on. search, when not nil, is asked about every directory a
+// component is looked up in (".", ".." and the directories a symlink's
+// target passes included), as the kernel checks search permission on it;
+// a false answer fails the walk.
+func walkIn[H any, V view[H]](v V, p string, followFinal bool, search func(H) bool) (string, H, bool) {
 	var none H
 	names := make([]string, 0, 8)
 	nodes := append(make([]H, 0, 8), v.rootOf())
@@ -43,6 +46,9 @@ func walkIn[H any, V view[H]](v V, p string, followFinal bool) (string, H, bool)
 		}
 		dir := nodes[len(nodes)-1]
 		if v.typeOf(dir) != TypeDir {
+			return "", none, false
+		}
+		if search != nil && !search(dir) {
 			return "", none, false
 		}
 		switch c {

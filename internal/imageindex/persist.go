@@ -53,7 +53,30 @@ func FromEntries(entries map[string]Entry) *Index {
 			}
 			continue
 		}
-		t.add(record{path: p, typ: e.Type, mode: e.Mode, link: e.Link})
+		t.add(record{path: p, typ: e.Type, mode: e.Mode, uid: e.UID, gid: e.GID, link: e.Link})
 	}
 	return &Index{f: freeze(t.root)}
+}
+
+// Accounts returns what Build read of the image's /etc/passwd and
+// /etc/group, which ExecEntries leaves out; a cache keeps it next to them.
+func (ix *Index) Accounts() Accounts {
+	a := ix.accounts
+	a.Passwd, a.Group = clone(a.Passwd), clone(a.Group)
+	return a
+}
+
+// WithAccounts returns a copy of ix that resolves user and group names
+// with a, as Accounts returned it.
+func (ix *Index) WithAccounts(a Accounts) *Index {
+	c := *ix
+	c.accounts = Accounts{Passwd: clone(a.Passwd), Group: clone(a.Group), Unknown: a.Unknown}
+	return &c
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
 }

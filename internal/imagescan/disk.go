@@ -30,8 +30,12 @@ const (
 	// makes of an export, does. 2: diff IDs kept, layers checked against
 	// them, compression sniffed as dockerd sniffs it. 3: a hardlink is its
 	// target's inode (a FIFO, a symlink), markers under a lower layer's
-	// symlink make a directory there.
-	cacheVersion = 3
+	// symlink make a directory there. 4: owners (uid, gid) kept, and the
+	// image's /etc/passwd and /etc/group, for the container user's
+	// permission to execute.
+	cacheVersion = 4
+	// maxAccountBytes bounds each account file kept; Build keeps no more.
+	maxAccountBytes = 64 << 10
 	// maxDiskBytes bounds one index file. ExecEntries of a large
 	// distribution image is a few megabytes.
 	maxDiskBytes = 64 << 20
@@ -54,6 +58,14 @@ type diskIndex struct {
 	ID      string                      `json:"id"`
 	DiffIDs []string                    `json:"diff_ids"`
 	Entries map[string]imageindex.Entry `json:"entries"`
+	// Accounts is what Build read of /etc/passwd and /etc/group.
+	Accounts imageindex.Accounts `json:"accounts"`
+}
+
+// kept is what an index file holds of an image.
+type kept struct {
+	entries  map[string]imageindex.Entry
+	accounts imageindex.Accounts
 }
 
 func (s *Scanner) file(id string) string {
@@ -63,11 +75,11 @@ func (s *Scanner) file(id string) string {
 // readDisk returns the entries kept for id, when there is a file and it is
 // believed. A file that is refused is logged with the reason and counted,
 // and the image is scanned again, which replaces it.
-func (s *Scanner) readDisk(id string) (map[string]imageindex.Entry, bool) {
-	entries, err := s.readDiskFile(id)
+func (s *Scanner) readDisk(id string) (kept, bool) {
+	k, err := s.readDiskFile(id)
 	switch {
 	case err == nil:
-		return entries, true
+		return k, true
 	case errors.Is(err, fs.ErrNotExist):
 	case errors.Is(err, errOldFormat):
 		s.log.Info("image scan: the index kept on disk is in an older format; scanning the image again", "image", id)
@@ -76,39 +88,39 @@ func (s *Scanner) readDisk(id string) (map[string]imageindex.Entry, bool) {
 		s.log.Warn("image scan: rejected the index kept on disk; scanning the image again",
 			"image", id, "file", s.file(id), "reason", err.Error())
 	}
-	return nil, false
+	return kept{}, false
 }
 
-func (s *Scanner) readDiskFile(id string) (map[string]imageindex.Entry, error) {
+func (s *Scanner) readDiskFile(id string) (kept, error) {
 	if s.stateDir == "" {
-		return nil, fs.ErrNotExist
+		return kept{}, fs.ErrNotExist
 	}
 	if err := checkDirs(s.stateDir); err != nil {
-		return nil, err
+		return kept{}, err
 	}
 	raw, err := readPrivateFile(s.file(id), maxDiskBytes)
 	if err != nil {
-		return nil, err
+		return kept{}, err
 	}
 	var d diskIndex
 	if err := json.Unmarshal(raw, &d); err != nil {
-		return nil, fmt.Errorf("not an index: %w", err)
+		return kept{}, fmt.Errorf("not an index: %w", err)
 	}
 	switch {
 	case d.Version >= 1 && d.Version < cacheVersion:
-		return nil, errOldFormat
+		return kept{}, errOldFormat
 	case d.Version != cacheVersion:
-		return nil, fmt.Errorf("format version %d, want %d", d.Version, cacheVersion)
+		return kept{}, fmt.Errorf("format version %d, want %d", d.Version, cacheVersion)
 	case d.ID != id:
-		return nil, fmt.Errorf("it holds the index of %q", d.ID)
+		return kept{}, fmt.Errorf("it holds the index of %q", d.ID)
 	}
-	if err := validate(d.DiffIDs, d.Entries); err != nil {
-		return nil, err
+	if err := validate(d.DiffIDs, d.Entries, d.Accounts); err != nil {
+		return kept{}, err
 	}
 	if err := s.sameLayers(id, d.DiffIDs); err != nil {
-		return nil, err
+		return kept{}, err
 	}
-	return d.Entries, nil
+	return kept{entries: d.Entries, accounts: d.Accounts}, nil
 }
 
 // sameLayers checks an index kept on disk against the image the daemon
@@ -141,11 +153,12 @@ func (s *Scanner) sameLayers(id string, diffIDs []string) error {
 // writeDisk keeps an index for the next start. It writes atomically (a
 // reader never sees half a file), privately (0600), only into directories
 // readDisk would trust, and only what readDisk would read back.
-func (s *Scanner) writeDisk(id string, diffIDs []string, entries map[string]imageindex.Entry) error {
+func (s *Scanner) writeDisk(id string, diffIDs []string, k kept) error {
 	if s.stateDir == "" {
 		return nil
 	}
-	if err := validate(diffIDs, entries); err != nil {
+	entries := k.entries
+	if err := validate(diffIDs, entries, k.accounts); err != nil {
 		return fmt.Errorf("it would not be read back: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Join(s.stateDir, "images"), 0o700); err != nil {
@@ -154,7 +167,7 @@ func (s *Scanner) writeDisk(id string, diffIDs []string, entries map[string]imag
 	if err := checkDirs(s.stateDir); err != nil {
 		return err
 	}
-	raw, err := json.Marshal(diskIndex{Version: cacheVersion, ID: id, DiffIDs: diffIDs, Entries: entries})
+	raw, err := json.Marshal(diskIndex{Version: cacheVersion, ID: id, DiffIDs: diffIDs, Entries: entries, Accounts: k.accounts})
 	if err != nil {
 		return err
 	}
@@ -255,8 +268,12 @@ func kind(m fs.FileMode) string {
 
 // validate checks an index as Build would have made it: sha256 diff IDs,
 // absolute clean paths, the types and permission bits ExecEntries keeps,
-// links only where they belong, and counts no image reaches.
-func validate(diffIDs []string, entries map[string]imageindex.Entry) error {
+// links only where they belong, account files no larger than Build keeps,
+// and counts no image reaches.
+func validate(diffIDs []string, entries map[string]imageindex.Entry, accounts imageindex.Accounts) error {
+	if len(accounts.Passwd) > maxAccountBytes || len(accounts.Group) > maxAccountBytes {
+		return fmt.Errorf("account files of %d and %d bytes, more than %d", len(accounts.Passwd), len(accounts.Group), maxAccountBytes)
+	}
 	if len(diffIDs) > maxDiskLayers {
 		return fmt.Errorf("%d diff IDs, more than %d", len(diffIDs), maxDiskLayers)
 	}

@@ -73,7 +73,7 @@ func TestDiskWritesOnlyWhatItWouldRead(t *testing.T) {
 	state := t.TempDir()
 	s := New(nil, state, nil)
 	long := "/" + strings.Repeat("a", maxPathLen)
-	err := s.writeDisk(idA, nil, map[string]imageindex.Entry{long: {Type: imageindex.TypeDir, Mode: 0o755}})
+	err := s.writeDisk(idA, nil, kept{entries: map[string]imageindex.Entry{long: {Type: imageindex.TypeDir, Mode: 0o755}}})
 	if err == nil || !strings.Contains(err.Error(), "would not be read back") {
 		t.Fatalf("writeDisk of a too long path: %v", err)
 	}
@@ -95,6 +95,7 @@ func mustJSON(t *testing.T, v any) []byte {
 // directory must never crash the plugin, only cost a new scan, and what it
 // believes is what it would have written.
 func FuzzDiskIndex(f *testing.F) {
+	f.Add([]byte(`{"version":4,"id":"` + idA + `","entries":{"/bin/sh":{"Type":1,"Mode":448,"UID":0,"GID":0}},"accounts":{"passwd":"cm9vdDp4OjA6MDo6Lzovc2gK"}}`))
 	f.Add([]byte(`{"version":2,"id":"` + idA + `","diff_ids":["` + idB + `"],"entries":{"/bin":{"Type":3,"Mode":511,"Link":"usr/bin"},"/usr/bin/sh":{"Type":1,"Mode":493}}}`))
 	f.Add([]byte(`{"version":2,"id":"` + idA + `","entries":{"../../x":{"Type":2,"Link":"/"},"":{"Type":200}}}`))
 	f.Add([]byte(`{"version":1,"id":"` + idA + `","entries":{"/bin":{"Type":2,"Mode":511}}}`))
@@ -104,15 +105,16 @@ func FuzzDiskIndex(f *testing.F) {
 		s := New(nil, state, nil)
 		os.MkdirAll(filepath.Join(state, "images"), 0o700)
 		os.WriteFile(s.file(idA), raw, 0o600)
-		entries, ok := s.readDisk(idA)
+		k, ok := s.readDisk(idA)
 		if !ok {
 			return
 		}
-		if err := validate(nil, entries); err != nil {
+		if err := validate(nil, k.entries, k.accounts); err != nil {
 			t.Fatalf("believed an index that fails validation: %v", err)
 		}
-		ix := imageindex.FromEntries(entries)
+		ix := imageindex.FromEntries(k.entries).WithAccounts(k.accounts)
 		ix.LookPath("sh", []string{"/bin", "/usr/bin"})
+		ix.ExecutableBy("/bin/sh", "nobody")
 		ix.LookPath("/bin/sh", nil)
 		ix.Resolve("/bin/sh")
 	})

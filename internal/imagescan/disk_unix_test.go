@@ -81,7 +81,7 @@ func TestDiskRefusesWhatItCannotTrust(t *testing.T) {
 			os.WriteFile(file, withEntry("/bin/sh", imageindex.Entry{Type: imageindex.TypeRegular, Mode: 0o755, Link: "/x"}), 0o600)
 		}, "with a link target"},
 		{"a bad diff ID", func(t *testing.T, file string) {
-			os.WriteFile(file, []byte(`{"version":3,"id":"`+idA+`","diff_ids":["md5:x"],"entries":{}}`), 0o600)
+			os.WriteFile(file, []byte(`{"version":4,"id":"`+idA+`","diff_ids":["md5:x"],"entries":{}}`), 0o600)
 		}, "is not a sha256 digest"},
 	}
 	if os.Geteuid() == 0 {

@@ -460,9 +460,9 @@ func (s *Scanner) load(id string, sc *scan) (ix *imageindex.Index, err error) {
 			ix, err = nil, fmt.Errorf("panic while indexing: %v", p)
 		}
 	}()
-	if entries, ok := s.readDisk(id); ok {
+	if k, ok := s.readDisk(id); ok {
 		s.diskHits.Add(1)
-		return imageindex.FromEntries(entries), nil
+		return imageindex.FromEntries(k.entries).WithAccounts(k.accounts), nil
 	}
 	s.slots <- struct{}{}
 	defer func() { <-s.slots }()
@@ -486,15 +486,16 @@ func (s *Scanner) load(id string, sc *scan) (ix *imageindex.Index, err error) {
 	entries := full.ExecEntries()
 	diffIDs, paths := full.DiffIDs(), full.Len()
 	s.scans.Add(1)
-	if err := s.writeDisk(id, diffIDs, entries); err != nil {
+	accounts := full.Accounts()
+	if err := s.writeDisk(id, diffIDs, kept{entries: entries, accounts: accounts}); err != nil {
 		s.log.Warn("image scan: index not kept on disk; it is kept in memory", "image", id, "error", err.Error())
 	}
-	kept := imageindex.FromEntries(entries)
+	keptIx := imageindex.FromEntries(entries).WithAccounts(accounts)
 	s.log.Info("image scanned", "image", id, "layers", len(diffIDs), "paths", paths, "kept", len(entries),
-		"kept_bytes", kept.SizeEstimate(), "duration", time.Since(start))
+		"kept_bytes", keptIx.SizeEstimate(), "duration", time.Since(start))
 	if len(entries) > freeAfterPaths {
 		// The whole tree, the entries and the JSON are garbage now.
 		debug.FreeOSMemory()
 	}
-	return kept, nil
+	return keptIx, nil
 }

@@ -17,6 +17,19 @@ type Files interface {
 	Resolve(path string) (final string, ok bool)
 }
 
+// PermFiles is Files that also knows owners and modes: imageindex.Index
+// implements it.
+type PermFiles interface {
+	Files
+	// ExecutableBy says whether the container user, as its config
+	// writes it ("name", "uid", "name:group", "uid:gid"; "" is root),
+	// may execute the program at the absolute path p: execute permission
+	// on the file and search permission on every directory on the way.
+	// known is false when the user cannot be resolved from the image;
+	// who names the user for messages.
+	ExecutableBy(p, user string) (ok, known bool, who string)
+}
+
 // WithIndex adds what the image's own files say about the programs the
 // container will execute: the healthcheck's program (and, in shell form,
 // the shell and the commands it runs), the entrypoint or command, and
@@ -70,6 +83,9 @@ type looker struct {
 	files Files
 	dirs  []string
 	wd    string
+	user  string
+	// perm is false when the user's groups are not all known.
+	perm bool
 	// mounts maps each mount's target, resolved in the image as runc
 	// mounts it, to the mount as the request names it.
 	mounts map[string]Mount
@@ -80,7 +96,7 @@ func newLooker(files Files, c *Container) *looker {
 	if wd == "" {
 		wd = "/"
 	}
-	lk := &looker{files: files, dirs: c.Path, wd: wd, mounts: map[string]Mount{}}
+	lk := &looker{files: files, dirs: c.Path, wd: wd, user: c.User, perm: !c.groupAdd, mounts: map[string]Mount{}}
 	for _, m := range c.Mounts {
 		// runc resolves a mount's destination inside the rootfs
 		// (securejoin), so a target under a symlink lands where it points.
@@ -107,6 +123,7 @@ func (lk *looker) look(name string) ProgramFact {
 		return lk.candidate(path.Clean(p), "")
 	}
 	hiddenBy := ""
+	var denied *ProgramFact
 	for _, d := range lk.dirs {
 		var p, rel string
 		if path.IsAbs(d) {
@@ -118,9 +135,18 @@ func (lk *looker) look(name string) ProgramFact {
 		if f.Found || f.Unknown || f.Relative {
 			return f
 		}
+		if f.NotExecutableBy != "" && denied == nil {
+			// Go's exec.LookPath, since it checks with eaccess, goes on
+			// to the next directory; an older one would stop here and
+			// execve would fail. Either way a later match decides.
+			denied = &f
+		}
 		if hiddenBy == "" {
 			hiddenBy = f.HiddenBy
 		}
+	}
+	if denied != nil {
+		return *denied
 	}
 	return ProgramFact{HiddenBy: hiddenBy}
 }
@@ -144,6 +170,11 @@ func (lk *looker) candidate(p, rel string) ProgramFact {
 		return ProgramFact{Path: rel, Relative: true}
 	}
 	resolved, _ := lk.files.Resolve(p)
+	if pf, ok := lk.files.(PermFiles); ok && lk.perm {
+		if can, known, who := pf.ExecutableBy(p, lk.user); known && !can {
+			return ProgramFact{Path: p, Resolved: resolved, NotExecutableBy: who}
+		}
+	}
 	return ProgramFact{Found: true, Path: p, Resolved: resolved}
 }
 

@@ -113,7 +113,10 @@ type Container struct {
 	Entrypoint []string `json:"entrypoint"`
 	Command    []string `json:"command"`
 	User       string   `json:"user"`
-	Path       []string `json:"path"`
+	// groupAdd is set when HostConfig.GroupAdd gives the user more
+	// groups: WithIndex then leaves permissions unchecked.
+	groupAdd bool
+	Path     []string `json:"path"`
 	// WorkingDir is the directory its processes and the health exec start
 	// in; programs named with a "/" but not from "/" are found from it.
 	WorkingDir string `json:"working_dir"`
@@ -255,4 +258,8 @@ type ProgramFact struct {
 	// through a relative PATH entry (".", "", "bin") and refuses it:
 	// Found is false and Path is that relative path.
 	Relative bool `json:"relative,omitempty"`
+	// NotExecutableBy names the container's user ("uid 65532") when the
+	// image holds the program but that user may not execute it: its mode
+	// and owner, or a directory on its path, deny it. Found is false.
+	NotExecutableBy string `json:"not_executable_by,omitempty"`
 }

@@ -37,6 +37,7 @@ func (d Document) WithCreate(name string, req *container.CreateRequest, img imag
 		Network:     networkOf(string(host.NetworkMode)),
 		MemoryBytes: host.Memory,
 		Ports:       portsOf(host),
+		groupAdd:    len(host.GroupAdd) > 0,
 	}
 	if c.User == "" {
 		c.User = img.User

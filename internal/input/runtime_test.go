@@ -232,3 +232,48 @@ func TestBindOrVolumeMakesTheProgramUnknown(t *testing.T) {
 		t.Errorf("shell_found = %v, want unset", *d.Image.ShellFound)
 	}
 }
+
+// permImage holds a 0700 root:root program and one a non-root user may run.
+func permImage() *imageindex.Index {
+	dir := imageindex.Entry{Type: imageindex.TypeDir, Mode: 0o755}
+	return imageindex.FromEntries(map[string]imageindex.Entry{
+		"/usr":           dir,
+		"/usr/bin":       dir,
+		"/usr/bin/probe": {Type: imageindex.TypeRegular, Mode: 0o700},
+		"/usr/bin/curl":  {Type: imageindex.TypeRegular, Mode: 0o755},
+		"/bin":           {Type: imageindex.TypeSymlink, Link: "usr/bin"},
+		"/usr/local":     dir,
+		"/usr/local/bin": dir,
+	}).WithAccounts(imageindex.Accounts{Passwd: []byte("root:x:0:0::/root:/bin/sh\nnonroot:x:65532:65532::/:/bin/sh\n")})
+}
+
+func TestProgramNotExecutableByUser(t *testing.T) {
+	img := curlImage()
+	for _, tc := range []struct {
+		body, name string
+		found      bool
+		who        string
+	}{
+		{`{"Image":"x","User":"65532","Healthcheck":{"Test":["CMD","/usr/bin/probe"]}}`, "/usr/bin/probe", false, "uid 65532"},
+		{`{"Image":"x","User":"nonroot","Healthcheck":{"Test":["CMD","probe"]}}`, "probe", false, "uid 65532"},
+		{`{"Image":"x","User":"root","Healthcheck":{"Test":["CMD","/usr/bin/probe"]}}`, "/usr/bin/probe", true, ""},
+		{`{"Image":"x","Healthcheck":{"Test":["CMD","/usr/bin/probe"]}}`, "/usr/bin/probe", true, ""},
+		{`{"Image":"x","User":"65532","Healthcheck":{"Test":["CMD","/usr/bin/curl"]}}`, "/usr/bin/curl", true, ""},
+		// More groups than the image says: no permission facts, found.
+		{`{"Image":"x","User":"65532","Healthcheck":{"Test":["CMD","/usr/bin/probe"]},"HostConfig":{"GroupAdd":["0"]}}`, "/usr/bin/probe", true, ""},
+		// A name the image does not know: no permission facts, found.
+		{`{"Image":"x","User":"ghost","Healthcheck":{"Test":["CMD","/usr/bin/probe"]}}`, "/usr/bin/probe", true, ""},
+	} {
+		d := build(t, tc.body, img).WithIndex(permImage())
+		f := d.Image.Programs[tc.name]
+		if f.Found != tc.found || f.NotExecutableBy != tc.who {
+			t.Errorf("%s: %s = %+v, want found %v, not_executable_by %q", tc.body, tc.name, f, tc.found, tc.who)
+		}
+	}
+	// The image's user applies when the request names none.
+	img.User = "65532"
+	d := build(t, `{"Image":"x","Healthcheck":{"Test":["CMD","/usr/bin/probe"]}}`, img).WithIndex(permImage())
+	if f := d.Image.Programs["/usr/bin/probe"]; f.Found || f.NotExecutableBy != "uid 65532" {
+		t.Errorf("image user 65532: probe = %+v, want not executable", f)
+	}
+}

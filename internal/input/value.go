@@ -71,6 +71,9 @@ func (d Document) Value() ast.Value {
 				if p.Relative {
 					po.Insert(ast.StringTerm("relative"), ast.BooleanTerm(true))
 				}
+				if p.NotExecutableBy != "" {
+					po.Insert(ast.StringTerm("not_executable_by"), str(p.NotExecutableBy))
+				}
 				progs.Insert(ast.StringTerm(name), ast.NewTerm(po))
 			}
 			img.Insert(ast.StringTerm("programs"), ast.NewTerm(progs))

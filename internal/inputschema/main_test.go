@@ -195,6 +195,20 @@ func (files) Resolve(p string) (string, bool) {
 	return p, true
 }
 
+// permFiles holds /usr/bin/probe, which only root may execute.
+type permFiles struct{ files }
+
+func (permFiles) LookPath(name string, path []string) (string, bool) {
+	if name == "/usr/bin/probe" {
+		return name, true
+	}
+	return files{}.LookPath(name, path)
+}
+
+func (permFiles) ExecutableBy(p, user string) (bool, bool, string) {
+	return p != "/usr/bin/probe" || user == "" || user == "0", true, "uid " + user
+}
+
 // documents are what the plugin and `authz check` build: dockerd
 // requests (a create with every fact the daemon can add, a plugin request,
 // an ordinary one) and the services of a compose project.
@@ -238,6 +252,12 @@ func documents(t *testing.T) map[string]input.Document {
 		"Healthcheck": {"Test": ["CMD-SHELL", "curl -f http://localhost:3000/ && jq . && node x.js"]},
 		"HostConfig": {"Binds": ["/srv/tools:/opt/tools:ro"], "Tmpfs": {"/usr/local": ""}}
 	}`, img).WithIndex(files{})
+
+	// A non-root user who may not execute the probe.
+	docs["dockerd create, user"] = create("/containers/create", `{
+		"Image": "dhi.io/node:25-debian13-dev", "User": "65532",
+		"Healthcheck": {"Test": ["CMD", "/usr/bin/probe"]}
+	}`, img).WithIndex(permFiles{})
 
 	unknown := imagefacts.Named("registry.local/app")
 	unknown.Err = "image inspect did not answer within 2s"
