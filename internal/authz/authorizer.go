@@ -23,6 +23,7 @@ import (
 	"github.com/hardened-authz/hardened-authz/internal/policy"
 	"github.com/hardened-authz/hardened-authz/internal/redact"
 	"github.com/hardened-authz/hardened-authz/internal/route"
+	"github.com/hardened-authz/hardened-authz/internal/servicereq"
 	"github.com/hardened-authz/hardened-authz/internal/startreq"
 )
 
@@ -30,7 +31,8 @@ import (
 // the policies would see, or the plugin itself.
 const (
 	// RuleBadCreateBody denies a container create whose body is missing,
-	// empty or undecodable (the CVE-2024-41110 bypass class).
+	// empty or undecodable (the CVE-2024-41110 bypass class), and a swarm
+	// service create or update whose service spec is.
 	RuleBadCreateBody = "HA091"
 	// RuleFactsMissing denies a create the policies allowed without the
 	// image's files, which a healthcheck's verdict depends on: allowing it
@@ -216,6 +218,16 @@ func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorizati
 		}
 		name = rt.Query.Get("name")
 		img = a.Images.Image(ctx, create.Config.Image)
+	case route.ServiceCreate, route.ServiceUpdate:
+		// The task containers are created inside the daemon, past the
+		// plugin: the service is decided as the create each task will be.
+		svc, err := servicereq.Decode(req.RequestBody)
+		if err != nil {
+			return builtinDenial(rt, doc, RuleBadCreateBody, serviceBodyMessage(err))
+		}
+		name, create = cmp.Or(svc.Name, rt.ServiceRef), svc.Create
+		doc = doc.WithService(name, svc.Stack)
+		img = a.Images.Image(ctx, create.Config.Image)
 	case route.ContainerStart:
 		c, err := a.Started.Inspect(ctx, rt.ContainerRef)
 		switch {
@@ -241,7 +253,7 @@ func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorizati
 		img = a.Images.ImageByID(ctx, c.ImageID, c.Request.Config.Image)
 	}
 	if create != nil {
-		doc, img = a.container(ctx, doc, name, create, img)
+		doc, img = a.container(ctx, doc, name, create, img, rt.Kind)
 	}
 	generation := a.Engine.Generation()
 	res, err := a.evaluate(ctx, doc)
@@ -277,12 +289,12 @@ func (a *Authorizer) daemonDialect(ctx context.Context) createreq.Dialect {
 }
 
 // decides reports whether requests of kind k leave the fast path: the
-// shipped rules decide creates, starts (when the authorizer can read the
-// container) and plugin management, and a target that cannot be routed is
+// shipped rules decide creates, swarm service creates and updates, starts
+// (when the authorizer can read the container) and plugin management, and a target that cannot be routed is
 // never waved through.
 func (a *Authorizer) decides(k route.Kind) bool {
 	switch k {
-	case route.ContainerCreate, route.Plugin, route.Unparsable:
+	case route.ContainerCreate, route.ServiceCreate, route.ServiceUpdate, route.Plugin, route.Unparsable:
 		return true
 	case route.ContainerStart:
 		return a.Started != nil
@@ -290,14 +302,19 @@ func (a *Authorizer) decides(k route.Kind) bool {
 	return false
 }
 
-// container is the normalize and facts step of a create or a start: the
-// container as it will run in img, with the image's files when a verdict
-// depends on them, and the container whose network it joins.
-func (a *Authorizer) container(ctx context.Context, doc input.Document, name string, create *container.CreateRequest, img imagefacts.Image) (input.Document, imagefacts.Image) {
+// container is the normalize and facts step of a create, a start or a
+// swarm service: the container as it will run in img, with the image's
+// files when a verdict depends on them, and, for a container of this
+// daemon, the container whose network it joins. A service's tasks run
+// anywhere in the swarm: this daemon's containers say nothing of them.
+func (a *Authorizer) container(ctx context.Context, doc input.Document, name string, create *container.CreateRequest, img imagefacts.Image, kind route.Kind) (input.Document, imagefacts.Image) {
 	d := doc.WithImage(name, create, img)
 	if img.Found && img.Index == nil && needsFiles(d, img) && a.Images.Indexed() {
 		img = a.awaitFiles(ctx, img)
 		d = doc.WithImage(name, create, img)
+	}
+	if kind == route.ServiceCreate || kind == route.ServiceUpdate {
+		return d, img
 	}
 	return a.withNetworkFacts(ctx, d), img
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hardened-authz/hardened-authz/internal/policy"
 	"github.com/hardened-authz/hardened-authz/internal/redact"
+	"github.com/hardened-authz/hardened-authz/internal/servicereq"
 )
 
 // MaxMessageBytes bounds a deny message. docker and docker compose print it
@@ -129,6 +130,20 @@ func BodyErrorMessage(err error, headers map[string]string) string {
 		return RuleBadCreateBody + ": the container create body was sent without a Content-Length (chunked), and dockerd did not pass it to the authorization plugin: it passes a chunked body only under 1 MiB, and only with the CVE-2024-41110 fix (23.0.15, 25.0.6, 26.1.5, 27.1.1 and later, or a distribution's backport). It cannot be checked and is denied. Send the body with a Content-Length, as docker and docker compose do, and under 1 MiB."
 	}
 	return RuleBadCreateBody + ": the container create request reached the authorization plugin without its JSON body, so it cannot be checked and is denied. Send the body with Content-Type: application/json."
+}
+
+// serviceBodyMessage is the denial of a swarm service create or update
+// whose service spec cannot be read: its task containers would be created
+// past the plugin, unchecked.
+func serviceBodyMessage(err error) string {
+	switch {
+	case errors.Is(err, servicereq.ErrNoBody):
+		return RuleBadCreateBody + ": the service request reached the authorization plugin without its JSON service spec, so the containers its tasks would create cannot be checked and it is denied. Send the spec with Content-Type: application/json and a Content-Length, as docker service and docker stack do."
+	case errors.Is(err, servicereq.ErrNoContainer):
+		return RuleBadCreateBody + ": the service spec has no TaskTemplate.ContainerSpec, so there is no container the policies can check, and it is denied."
+	}
+	return fmt.Sprintf("%s: the service spec cannot be checked: %s. Send a valid Engine API service spec as JSON.",
+		RuleBadCreateBody, excerpt(redact.String(err.Error()), maxErrorExcerpt))
 }
 
 // headerValue looks a header up the way dockerd wrote it (canonical, as Go's

@@ -18,6 +18,8 @@ const (
 // Actions a document describes.
 const (
 	ActionContainerCreate = "container.create"
+	ActionServiceCreate   = "service.create"
+	ActionServiceUpdate   = "service.update"
 	actionPluginPrefix    = "plugin."
 )
 
@@ -31,11 +33,14 @@ const (
 
 // Document is the policy input.
 type Document struct {
-	Source    string     `json:"source"`
-	Action    string     `json:"action"`
-	Authz     Authz      `json:"authz"`
-	Request   *Request   `json:"request,omitempty"`
-	Plugin    *Plugin    `json:"plugin,omitempty"`
+	Source  string   `json:"source"`
+	Action  string   `json:"action"`
+	Authz   Authz    `json:"authz"`
+	Request *Request `json:"request,omitempty"`
+	Plugin  *Plugin  `json:"plugin,omitempty"`
+	// Service is the swarm service of a service.create or service.update:
+	// its container is the task container the service will create.
+	Service   *Service   `json:"service,omitempty"`
 	Container *Container `json:"container,omitempty"`
 	Image     *Image     `json:"image,omitempty"`
 	// Project is the whole compose project the container belongs to, for
@@ -141,6 +146,17 @@ type Mount struct {
 	// Type is bind, volume or tmpfs (or another HostConfig.Mounts type:
 	// image, npipe, cluster).
 	Type string `json:"type"`
+}
+
+// Service is a swarm service, as a service.create or service.update
+// request names it.
+type Service struct {
+	// Name is the spec's name ("shop_app" in stack "shop"); for an update
+	// whose spec has none, the service the path names.
+	Name string `json:"name"`
+	// Stack is the com.docker.stack.namespace service label, "" when the
+	// service is not part of a stack.
+	Stack string `json:"stack"`
 }
 
 // Compose identifies the compose service a container belongs to.

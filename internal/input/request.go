@@ -54,6 +54,14 @@ func (d Document) WithPluginTarget(t pluginref.Target) Document {
 	return d
 }
 
+// WithService adds the swarm service a service.create or service.update
+// names. The container is added with WithCreate (or WithImage), as for a
+// container create.
+func (d Document) WithService(name, stack string) Document {
+	d.Service = &Service{Name: name, Stack: stack}
+	return d
+}
+
 // value is the plugin as a Rego value, the same as its JSON encoding:
 // optional fields only when set.
 func (p *Plugin) value() ast.Value {

@@ -37,6 +37,9 @@ func (d Document) Value() ast.Value {
 	if p := d.Plugin; p != nil {
 		o.Insert(ast.StringTerm("plugin"), ast.NewTerm(p.value()))
 	}
+	if sv := d.Service; sv != nil {
+		o.Insert(ast.StringTerm("service"), ast.NewTerm(obj(kv("name", str(sv.Name)), kv("stack", str(sv.Stack)))))
+	}
 	if c := d.Container; c != nil {
 		o.Insert(ast.StringTerm("container"), ast.NewTerm(c.value()))
 	}

@@ -26,6 +26,7 @@ func TestValueMatchesJSON(t *testing.T) {
 		build(t, `{"Image":"x","Healthcheck":{"Test":["CMD","curl","http://localhost:3000/"]}}`, imagefacts.Named("x")).
 			WithProbeApp(netns.Target{Found: true, Name: "web", Labels: map[string]string{LabelComposeProject: "p", LabelComposeService: "web"}}),
 		build(t, `{"Image":"x"}`, imagefacts.Named("x")),
+		build(t, `{"Image":"x"}`, imagefacts.Named("x")).WithService("shop_app", "shop"),
 		ForRequest(route.Parse("DELETE", "/v1.41/plugins/a/b:1?force=1&force=2"), Caller{User: "cn", AuthMethod: "TLS"}, "hardened-authz"),
 	}
 	// A compose service with depends_on, inside its project.

@@ -21,6 +21,7 @@ import (
 	"github.com/hardened-authz/hardened-authz/internal/netns"
 	"github.com/hardened-authz/hardened-authz/internal/pluginref"
 	"github.com/hardened-authz/hardened-authz/internal/route"
+	"github.com/hardened-authz/hardened-authz/internal/servicereq"
 )
 
 // schemaFile is the committed schema, shipped with the Rego library.
@@ -266,6 +267,15 @@ func documents(t *testing.T) map[string]input.Document {
 	byID := input.ForRequest(route.Parse("DELETE", "/v1.41/plugins/3f2a"), caller, "hardened-authz")
 	docs["dockerd plugin, resolved"] = byID.WithPluginTarget(pluginref.Target{Ref: "3f2a", Lookup: pluginref.Found, ID: "3f2a" + strings.Repeat("0", 60), Name: "acme/hardened-authz:latest"})
 	docs["dockerd plugin, unresolved"] = byID.WithPluginTarget(pluginref.Target{Ref: "3f2a", Lookup: pluginref.Failed, Err: "plugin inspect did not answer within 1s (--daemon-timeout)"})
+	// A swarm service, decoded as the plugin decodes it.
+	svc, err := servicereq.Decode([]byte(`{"Name": "shop_app", "Labels": {"com.docker.stack.namespace": "shop"},
+		"TaskTemplate": {"ContainerSpec": {"Image": "dhi.io/node:25-debian13-dev",
+			"Healthcheck": {"Test": ["CMD-SHELL", "curl -f http://localhost:3000/"]}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs["dockerd service"] = input.ForRequest(route.Parse("POST", "/v1.41/services/create"), caller, "hardened-authz").
+		WithService(svc.Name, svc.Stack).WithCreate(svc.Name, svc.Create, img).WithIndex(files{})
 	docs["dockerd other"] = input.ForRequest(route.Parse("GET", "/v1.41/containers/json?all=1"), caller, "hardened-authz")
 
 	for name, d := range composeDocuments(t) {

@@ -62,6 +62,13 @@ const (
 	// does, the plugin cannot tell what it would do and must decide it
 	// strictly, never on the fast path.
 	Unparsable
+	// ServiceCreate is POST /services/create, on a swarm manager: the
+	// service's task containers are created inside the daemon and never
+	// pass the plugin, so the service is decided as the create it will be.
+	ServiceCreate
+	// ServiceUpdate is POST /services/{id}/update. ServiceRef holds {id}:
+	// a service name, ID or ID prefix, as the client wrote it.
+	ServiceUpdate
 )
 
 // String names the kind for logs and for the input's action.
@@ -81,6 +88,10 @@ func (k Kind) String() string {
 		return "container.start"
 	case Unparsable:
 		return "unparsable"
+	case ServiceCreate:
+		return "service.create"
+	case ServiceUpdate:
+		return "service.update"
 	default:
 		return "other"
 	}
@@ -109,6 +120,9 @@ type Route struct {
 	// ContainerRef is the {name} of POST /containers/{name}/start, set for
 	// Kind ContainerStart: what dockerd will look the container up by.
 	ContainerRef string
+	// ServiceRef is the {id} of POST /services/{id}/update, set for Kind
+	// ServiceUpdate: the service name, ID or ID prefix dockerd looks up.
+	ServiceRef string
 }
 
 // Parse classifies a request from its method and raw RequestUri, as the
@@ -153,6 +167,14 @@ func Parse(method, rawURI string) Route {
 		strings.HasPrefix(p, "/containers/") && strings.HasSuffix(p, "/start"):
 		// "/containers/{name:.*}/start": the name may hold slashes.
 		r.Kind, r.ContainerRef = ContainerStart, p[len("/containers/"):len(p)-len("/start")]
+	case p == "/services/create" && r.Method == "POST":
+		r.Kind = ServiceCreate
+	case r.Method == "POST" && len(p) > len("/services//update") &&
+		strings.HasPrefix(p, "/services/") && strings.HasSuffix(p, "/update"):
+		// "/services/{id}/update": dockerd's {id} holds no slash, and a
+		// path with one never reaches a handler; it is classified as
+		// what it looks like all the same.
+		r.Kind, r.ServiceRef = ServiceUpdate, p[len("/services/"):len(p)-len("/update")]
 	case strings.HasPrefix(p, "/plugins/"):
 		r.PluginName, r.PluginVerb = pluginTarget(r.Method, strings.TrimPrefix(p, "/plugins/"), r.Query)
 		if r.PluginName != "" {

@@ -115,6 +115,38 @@ func TestParse(t *testing.T) {
 	}
 }
 
+func TestParseService(t *testing.T) {
+	tests := []struct {
+		method, uri string
+		kind        Kind
+		ref         string
+	}{
+		{"POST", "/v1.41/services/create", ServiceCreate, ""},
+		{"POST", "/services/create", ServiceCreate, ""},
+		{"POST", "http://x/v1.44/services/create", ServiceCreate, ""},
+		{"POST", "/v1.41/services%2Fcreate", ServiceCreate, ""},
+		{"POST", "/v1.41/services/create/", ServiceCreate, ""},
+		{"POST", "/v1.41/services/shop_app/update?version=42", ServiceUpdate, "shop_app"},
+		{"POST", "/v1.41/services/ulm6pj4zq2a9/update", ServiceUpdate, "ulm6pj4zq2a9"},
+		{"POST", "/v1.41/services/create/update", ServiceUpdate, "create"},
+		{"POST", "/v1.41/services//update", Other, ""},
+		{"POST", "/v1.41/services/update", Other, ""},
+		{"GET", "/v1.41/services/create", Other, ""},
+		{"GET", "/v1.41/services/web", Other, ""},
+		{"DELETE", "/v1.41/services/web", Other, ""},
+		{"POST", "/v1.41/services/web/rollback", Other, ""},
+	}
+	for _, tt := range tests {
+		r := Parse(tt.method, tt.uri)
+		if r.Kind != tt.kind || r.ServiceRef != tt.ref {
+			t.Errorf("Parse(%q, %q) = kind %v ref %q; want %v %q", tt.method, tt.uri, r.Kind, r.ServiceRef, tt.kind, tt.ref)
+		}
+	}
+	if got := ServiceCreate.String() + " " + ServiceUpdate.String(); got != "service.create service.update" {
+		t.Errorf("kind strings: %q", got)
+	}
+}
+
 func TestParseContainerStart(t *testing.T) {
 	id := strings.Repeat("0123456789abcdef", 4)
 	tests := []struct {
@@ -188,6 +220,9 @@ func TestParseMatchesGoServer(t *testing.T) {
 }
 
 var seeds = [][2]string{
+	{"POST", "/v1.41/services/create"},
+	{"POST", "/v1.41/services/web/update?version=12"},
+	{"POST", "/services/create/update"},
 	{"POST", "/v1.41/containers/create?name=x"},
 	{"POST", "/containers%2Fcreate"},
 	{"POST", "http://x/v1.41/containers/create"},
@@ -237,6 +272,12 @@ func checkParse(t *testing.T, method, uri string) {
 	if r.Kind == ContainerStart && r.ContainerRef == "" {
 		t.Fatalf("start without a container: %+v", r)
 	}
+	if r.Kind == ServiceCreate && r.Path != "/services/create" {
+		t.Fatalf("service create with path %q", r.Path)
+	}
+	if r.Kind == ServiceUpdate && r.ServiceRef == "" {
+		t.Fatalf("service update without a service: %+v", r)
+	}
 	if r.Kind == Unparsable {
 		return
 	}
@@ -255,6 +296,8 @@ func checkParse(t *testing.T, method, uri string) {
 		switch {
 		case got.kind == ContainerCreate && r.Kind != ContainerCreate,
 			got.kind == ContainerStart && (r.Kind != ContainerStart || r.ContainerRef != got.name),
+			got.kind == ServiceCreate && r.Kind != ServiceCreate,
+			got.kind == ServiceUpdate && (r.Kind != ServiceUpdate || r.ServiceRef != got.name),
 			got.kind == Plugin && (r.Kind != Plugin || r.PluginVerb != got.verb),
 			got.kind == Plugin && !strings.HasSuffix(got.path, "/") && r.PluginName != got.name:
 			t.Fatalf("Parse(%q, %q) = %v %q %q %q; dockerd routes it to %v %q %q",
@@ -294,7 +337,7 @@ func checkParse(t *testing.T, method, uri string) {
 func sameRoute(a, b Route) bool {
 	return a.Kind == b.Kind && a.Method == b.Method && a.Path == b.Path && a.APIVersion == b.APIVersion &&
 		a.PluginName == b.PluginName && a.PluginVerb == b.PluginVerb && a.ContainerRef == b.ContainerRef &&
-		a.Query.Encode() == b.Query.Encode()
+		a.ServiceRef == b.ServiceRef && a.Query.Encode() == b.Query.Encode()
 }
 
 // routed is where dockerd sends a request: the kind of the handler (Other
@@ -317,6 +360,9 @@ var (
 	pluginJSON   = regexp.MustCompile(versioned + `/plugins/(.*)/json$`)
 	pluginDelete = regexp.MustCompile(versioned + `/plugins/(.*)$`)
 	pluginFixed  = regexp.MustCompile(versioned + `/plugins/(pull|create)$`)
+	// The swarm router's service routes: {id} is mux's default [^/]+.
+	serviceCreate = regexp.MustCompile(versioned + `/services/create$`)
+	serviceUpdate = regexp.MustCompile(versioned + `/services/([^/]+)/update$`)
 )
 
 // dockerdRoute is what dockerd 20.10 does with a request line: the real
@@ -339,6 +385,10 @@ func dockerdRoute(method, target string) (routed, bool) {
 	switch m := req.Method; {
 	case m == "POST" && createRoute.MatchString(p):
 		got.kind = ContainerCreate
+	case m == "POST" && serviceCreate.MatchString(p):
+		got.kind = ServiceCreate
+	case m == "POST" && serviceUpdate.MatchString(p):
+		got.kind, got.name = ServiceUpdate, serviceUpdate.FindStringSubmatch(p)[1]
 	case m == "POST" && startRoute.MatchString(p):
 		got.kind, got.name = ContainerStart, startRoute.FindStringSubmatch(p)[1]
 	case m == "POST" && pluginFixed.MatchString(p):

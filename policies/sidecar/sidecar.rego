@@ -147,7 +147,14 @@ _dev_variant := image.sidecar_image if {
 # Fixes
 # ---------------------------------------------------------------------------
 
-ha003_fix := fix.for_target(
+# A swarm service cannot share another's network namespace: swarm has no
+# network_mode "service:" (nor --network container:).
+ha003_fix := {"summary": sprintf(
+	"Swarm has no network_mode \"service:\": a service never shares another's network namespace, so localhost is this service itself. Probe the app from its own service with its image's interpreter (a healthcheck such as [\"CMD\", \"node\", \"-e\", ...]), or keep this sidecar service on the stack network and probe http://<service>%s/, <service> being the app's service name.",
+	[_probe_port],
+)} if {
+	request.is_swarm_service
+} else := fix.for_target(
 	sprintf(
 		"Run the sidecar in the network namespace of %q so that localhost is the app: %s.",
 		[app, fix.join_network(app)],
@@ -157,6 +164,12 @@ ha003_fix := fix.for_target(
 ) if {
 	app := sidecar.app_or_placeholder
 }
+
+# The ":port" of the probe URL, "" when it names none.
+_probe_port := m[0][1] if {
+	m := regex.find_all_string_submatch_n(`^[A-Za-z]+://(?:[^/@?#]*@)?(?:\[[^\]]*\]|[^/:?#]*)(:[0-9]{1,5})`, request.probe_url, 1)
+	count(m) == 1
+} else := ""
 
 # The sidecar's image for a docker run fix: its -dev variant when its own
 # program is missing (HA004), else the image as requested.

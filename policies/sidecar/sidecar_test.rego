@@ -132,6 +132,24 @@ test_ha003_no_network_mode if {
 	not v.fix.docker_run
 }
 
+# A swarm service has no network_mode "service:": the fix says so, and
+# offers the interpreter probe or a sidecar service probing the app by name.
+test_ha003_swarm_service if {
+	inp := object.union(_run({"container": {"name": "shop_web-health", "network": {"mode": "default", "target": ""}}}), {
+		"action": "service.create",
+		"service": {"name": "shop_web-health", "stack": "shop"},
+	})
+	v := _one(deny, "HA003") with input as inp
+	startswith(v.message, `HA003: service "shop_web-health" (image dhi.io/curl:8-debian13-dev)`)
+	contains(v.fix.summary, `Swarm has no network_mode "service:"`)
+	contains(v.fix.summary, "http://<service>:3000/")
+	contains(v.fix.summary, `["CMD", "node", "-e", ...]`)
+	not v.fix.compose
+	not v.fix.docker_run
+	v2 := _one(deny, "HA003") with input as object.union(inp, {"action": "service.update"})
+	v2.fix == v.fix
+}
+
 test_ha003_docker_run if {
 	inp := _run({"container": {"network": {"mode": "bridge", "target": ""}}})
 	v := _one(deny, "HA003") with input as inp

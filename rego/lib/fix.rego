@@ -216,6 +216,8 @@ _sidecar_base := {
 	),
 } if {
 	_compose
+} else := {"summary": swarm_sidecar_summary(request.subject, request.probe_url, _swarm_host)} if {
+	request.is_swarm_service
 } else := {
 	"summary": sidecar_summary(request.subject, request.container_name, false, image.sidecar_image),
 	"docker_run": docker_run_sidecar(
@@ -223,6 +225,23 @@ _sidecar_base := {
 		image.sidecar_image, _inherited,
 	),
 }
+
+# swarm_sidecar_summary(subject, url, host): a swarm service cannot share
+# another's network namespace (no network_mode "service:", no
+# --network container:), so its probe moves to a sidecar service that
+# reaches it over the stack network by name, or to the image's interpreter.
+swarm_sidecar_summary(subject, url, host) := sprintf(
+	"Swarm services cannot share a network namespace, so a localhost sidecar cannot carry this probe: run a sidecar service on %s's network (hardened curl image %s, `sleep infinity`) whose healthcheck probes %s, and remove the healthcheck from %s.",
+	[subject, image.sidecar_image, swarm_url(url, host), subject],
+)
+
+# swarm_url(url, host): url with its host (and any user info) replaced by
+# host, the name other services reach this one by.
+swarm_url(url, host) := regex.replace(url, `^([A-Za-z][A-Za-z0-9+.-]*://)(?:[^/@?#]*@)?(?:\[[^\]]*\]|[^/:?#]*)`, concat("", ["${1}", host]))
+
+_swarm_host := request.swarm_service
+
+default _swarm_host := "<service>"
 
 # The edit `authz check --fix` applies: only compose files can be edited,
 # so a dockerd decision does not build it.

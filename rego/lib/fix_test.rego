@@ -225,3 +225,22 @@ test_sidecar_action_disables_inherited_healthcheck_and_omits_unset_timings if {
 	not a.interval
 	not a.retries
 }
+
+test_swarm_url if {
+	swarm_url("http://localhost:3000/health", "shop_app") == "http://shop_app:3000/health"
+	swarm_url("https://u:p@[::1]:8443/x?y=1", "web") == "https://web:8443/x?y=1"
+	swarm_url("http://127.0.0.1/", "<service>") == "http://<service>/"
+}
+
+test_sidecar_fix_swarm_service if {
+	inp := {
+		"action": "service.create",
+		"service": {"name": "shop_app", "stack": "shop"},
+		"container": {"name": "shop_app", "healthcheck": {"form": "shell", "probe_url": "http://localhost:8080/"}},
+	}
+	f := sidecar_fix with input as inp
+	contains(f.summary, "Swarm services cannot share a network namespace")
+	contains(f.summary, "http://shop_app:8080/")
+	not f.docker_run
+	not f.compose
+}

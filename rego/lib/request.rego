@@ -16,7 +16,24 @@ plugin_change_actions := {"plugin.disable", "plugin.remove", "plugin.set", "plug
 # so that whatever changed since the create, and containers created while
 # the plugin was off, are checked before they run. Rules for both read
 # input.container; input.action tells them apart.
-is_container_create if input.action in {"container.create", "container.start"}
+#
+# A swarm service create or update too: its task containers are created
+# inside the daemon and never pass the plugin, so the service is decided,
+# on the manager, as the create each of its tasks will be (input.service
+# names it; input.container is its TaskTemplate.ContainerSpec).
+is_container_create if input.action in {"container.create", "container.start", "service.create", "service.update"}
+
+# A swarm service create or update (docker service, docker stack deploy).
+is_swarm_service if input.action in {"service.create", "service.update"}
+
+# The swarm service's name as given ("shop_app" for service app of stack
+# shop); undefined unless this is a service request that names one.
+swarm_service := s if {
+	is_swarm_service
+	s := input.service.name
+	is_string(s)
+	s != ""
+}
 
 is_plugin_change if input.action in plugin_change_actions
 
@@ -45,9 +62,14 @@ is_compose if compose_service
 # The container name from ?name=, "" when none was given.
 container_name := object.get(input, ["container", "name"], "")
 
-# Who a message is about: `service "app"`, `container "web"` or
+# Who a message is about: `service "shop_app"` (a swarm service),
+# `service "app"` (a compose service), `container "web"` or
 # `container (unnamed)`.
 subject := s if {
+	s := sprintf("service %q", [swarm_service])
+} else := "service (unnamed)" if {
+	is_swarm_service
+} else := s if {
 	s := sprintf("service %q", [compose_service])
 } else := s if {
 	container_name != ""

@@ -81,3 +81,17 @@ test_a_start_is_decided_as_its_create if {
 	is_container_create with input as {"action": "container.create"}
 	not is_container_create with input as {"action": "other"}
 }
+
+test_service_requests_are_container_creates if {
+	is_container_create with input as {"action": "service.create"}
+	is_container_create with input as {"action": "service.update"}
+	is_swarm_service with input as {"action": "service.update"}
+	not is_swarm_service with input as {"action": "container.create"}
+}
+
+test_subject_swarm_service if {
+	subject == `service "shop_app"` with input as {"action": "service.create", "service": {"name": "shop_app", "stack": "shop"}}
+	subject == `service "web"` with input as {"action": "service.update", "service": {"name": "web", "stack": ""}, "container": {"name": "web"}}
+	subject == "service (unnamed)" with input as {"action": "service.create", "service": {"name": "", "stack": ""}}
+	not swarm_service with input as {"action": "container.create", "service": {"name": "x", "stack": ""}}
+}
