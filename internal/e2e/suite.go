@@ -54,6 +54,10 @@ type suiteState struct {
 	PluginPID  int
 	// Projects maps each compose project brought up to its compose file.
 	Projects map[string]string
+	// Swarm tells that the daemon may be a swarm node (TestSwarm). Its swarm
+	// state dies with the data root, but the docker_gwbridge interface that
+	// swarm init creates on the host would outlive the daemon.
+	Swarm bool `json:",omitempty"`
 }
 
 const (
@@ -292,6 +296,17 @@ func (s *Suite) ForgetProject(name string) {
 	s.update(func(st *suiteState) { delete(st.Projects, name) })
 }
 
+// RecordSwarm notes that the daemon is (about to be) a swarm node, so
+// teardown leaves the swarm while the daemon is up.
+func (s *Suite) RecordSwarm() {
+	s.update(func(st *suiteState) { st.Swarm = true })
+}
+
+// ForgetSwarm drops the note once the test left the swarm itself.
+func (s *Suite) ForgetSwarm() {
+	s.update(func(st *suiteState) { st.Swarm = false })
+}
+
 // Teardown stops and removes everything the suite started or wrote. It is
 // safe to call more than once.
 func (s *Suite) Teardown() error {
@@ -348,6 +363,16 @@ func teardown(st suiteState) error {
 			res := docker.Run(60*time.Second, "docker-compose", "-p", name, "-f", st.Projects[name], "down", "--volumes", "--remove-orphans", "--timeout", "2")
 			if !res.OK() {
 				errs = append(errs, fmt.Errorf("compose down %s:\n%s", name, res))
+			}
+		}
+		if st.Swarm {
+			// Swarm state goes with the data root; the host bridge does
+			// not. "not part of a swarm" and "no such network" are fine.
+			if res := docker.Run(60*time.Second, "docker", "swarm", "leave", "--force"); !res.OK() && !strings.Contains(res.Out, "not part of a swarm") {
+				errs = append(errs, fmt.Errorf("swarm leave:\n%s", res))
+			}
+			if res := docker.Run(30*time.Second, "docker", "network", "rm", "docker_gwbridge"); !res.OK() && !strings.Contains(strings.ToLower(res.Out), "no such network") && !strings.Contains(strings.ToLower(res.Out), "not found") {
+				errs = append(errs, fmt.Errorf("remove docker_gwbridge:\n%s", res))
 			}
 		}
 	}
