@@ -7,5 +7,5 @@ import "embed"
 // FS holds the shipped policies: every rule family with its tests and the
 // catalog data. The engine skips *_test.rego files when it compiles.
 //
-//go:embed catalog daemon healthcheck project sidecar
+//go:embed catalog daemon healthcheck project sidecar stack
 var FS embed.FS

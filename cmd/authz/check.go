@@ -35,7 +35,12 @@ type checkOptions struct {
 	deadlines  imagefacts.Deadlines
 	fix        bool
 	diff       bool
+	target     string
 }
+
+// checkTargetKinds are the values of --target: how the project will be
+// deployed.
+var checkTargetKinds = []string{"compose", "stack"}
 
 // errFindings makes the command exit 1 once the report is written: the
 // check ran and found errors.
@@ -68,7 +73,8 @@ Exit status: 0 no errors (warnings allowed), 1 at least one error,
   authz check -f compose.yaml -f compose.prod.yaml --profile debug
   authz check --format sarif > authz.sarif
   authz check --diff                   # show the fix
-  authz check --fix                    # apply it`,
+  authz check --fix                    # apply it
+  authz check --target stack           # as docker stack deploy creates it`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runCheck(cmd, args, o) },
 	}
 	f := cmd.Flags()
@@ -85,6 +91,7 @@ Exit status: 0 no errors (warnings allowed), 1 at least one error,
 	f.DurationVar(&o.deadlines.Scan, "scan-timeout", imagefacts.ToolDeadlines.Scan, "how long to wait for one image's file index")
 	f.BoolVar(&o.fix, "fix", false, "rewrite the compose files: move healthchecks that cannot run into sidecars and repoint depends_on")
 	f.BoolVar(&o.diff, "diff", false, "print the --fix changes as a unified diff and write nothing")
+	f.StringVar(&o.target, "target", checkTargetKinds[0], "how the project is deployed: compose (docker compose up) or stack (docker stack deploy: swarm services named <project>_<service>)")
 	return cmd
 }
 
@@ -94,6 +101,12 @@ func runCheck(cmd *cobra.Command, args []string, o checkOptions) error {
 	}
 	if o.noDaemon && o.dockerHost != "" {
 		return usageError{errors.New("--no-daemon and --docker-host: choose one")}
+	}
+	if !slices.Contains(checkTargetKinds, o.target) {
+		return usageError{fmt.Errorf("--target %q: want one of %s", o.target, strings.Join(checkTargetKinds, ", "))}
+	}
+	if o.target == "stack" && (o.fix || o.diff) {
+		return usageError{errors.New("--fix and --diff rewrite compose files for docker compose (sidecars sharing a network namespace), which a stack cannot have: use them without --target stack")}
 	}
 	if o.fix && o.diff {
 		return usageError{errors.New("--fix and --diff: choose one (--diff only shows what --fix writes)")}
@@ -110,7 +123,7 @@ func runCheck(cmd *cobra.Command, args []string, o checkOptions) error {
 	if err != nil {
 		return usageError{err}
 	}
-	checker := &check.Checker{Engine: engine}
+	checker := &check.Checker{Engine: engine, Stack: o.target == "stack"}
 	if !o.noDaemon {
 		cli, _, err := dockerhost.Answering(ctx, o.dockerHost)
 		if err != nil {

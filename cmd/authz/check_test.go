@@ -245,6 +245,9 @@ func TestCheckUsageAndLoadErrors(t *testing.T) {
 	}{
 		{"unknown format", []string{"check", "--format", "xml"}, `--format "xml"`},
 		{"fix and diff", []string{"check", "--fix", "--diff"}, "choose one"},
+		{"unknown target", []string{"check", "--target", "k8s"}, `--target "k8s"`},
+		{"fix a stack", []string{"check", "--target", "stack", "--fix"}, "without --target stack"},
+		{"diff a stack", []string{"check", "--target", "stack", "--diff"}, "without --target stack"},
 		{"missing path", []string{"check", filepath.Join(empty, "nope")}, "no such file"},
 		{"-f with paths", []string{"check", "-f", "a.yaml", empty}, "without PATH"},
 		{"no compose file", []string{"check", empty}, "no compose file"},
@@ -296,4 +299,90 @@ func TestCheckPathsAreProjects(t *testing.T) {
 	if r.Summary.Projects != 2 || r.Summary.Errors != 1 || r.Summary.Warnings != 1 {
 		t.Errorf("summary %+v", r.Summary)
 	}
+}
+
+// --target stack checks each service as the swarm service docker stack
+// deploy creates: HA002 on the problem gets the swarm fix, the solution's
+// network_mode "service:app" is HA010, and the default target is
+// unchanged.
+func TestCheckTargetStack(t *testing.T) {
+	seed := func(name string) string { return filepath.Join("..", "..", "testdata", "seed", name) }
+	findings := func(t *testing.T, wantCode int, args ...string) []check.Finding {
+		t.Helper()
+		stdout, stderr, code := run(t, append([]string{"check", "--format", "json"}, args...)...)
+		if code != wantCode {
+			t.Fatalf("exit %d, want %d\n%s%s", code, wantCode, stdout, stderr)
+		}
+		return jsonReport(t, stdout).Findings
+	}
+
+	t.Run("problem", func(t *testing.T) {
+		fs := findings(t, 1, "--target", "stack", seed("problem"))
+		if len(fs) != 1 || fs[0].Rule != "HA002" || fs[0].Service != "app" || fs[0].Line != 5 || fs[0].Column != 13 {
+			t.Fatalf("findings %+v, want HA002 on app at 5:13", fs)
+		}
+		f := fs[0]
+		for _, want := range []string{"Swarm services cannot share a network namespace", "http://problem_app:3000/health"} {
+			if !strings.Contains(f.Fix.Summary, want) {
+				t.Errorf("fix %q lacks %q", f.Fix.Summary, want)
+			}
+		}
+		if !strings.Contains(f.Message, `service "problem_app"`) {
+			t.Errorf("message %q does not name the swarm service", f.Message)
+		}
+		if len(f.Fix.Actions) != 0 || f.Fix.Compose != "" {
+			t.Errorf("a stack finding has a compose fix: %+v", f.Fix)
+		}
+	})
+
+	t.Run("solution", func(t *testing.T) {
+		fs := findings(t, 1, "--target", "stack", seed("solution"))
+		var ha010 *check.Finding
+		for i, f := range fs {
+			if f.Rule == "HA010" {
+				ha010 = &fs[i]
+			}
+		}
+		if ha010 == nil {
+			t.Fatalf("no HA010 in %+v", fs)
+		}
+		if ha010.Service != "app-health" || ha010.Severity != "error" || ha010.Line != 12 || ha010.Column != 5 || !strings.Contains(ha010.Message, `network_mode "service:app"`) {
+			t.Errorf("HA010 %+v", *ha010)
+		}
+	})
+
+	t.Run("depends_on is not a stack's", func(t *testing.T) {
+		// HA005's bad example waits for a service that has no
+		// healthcheck: swarm ignores depends_on, so nothing is left.
+		file := filepath.Join("..", "..", "testdata", "rules", "HA005", "bad.compose.yaml")
+		findings(t, 1, "--no-daemon", file)
+		for _, f := range findings(t, 0, "--no-daemon", "--target", "stack", file) {
+			if f.Rule == "HA005" || f.Rule == "HA006" {
+				t.Errorf("project rule under --target stack: %+v", f)
+			}
+		}
+	})
+
+	t.Run("default target unchanged", func(t *testing.T) {
+		for _, tc := range []struct {
+			seed string
+			code int
+		}{{"problem", 1}, {"solution", 0}, {"multi", 0}} {
+			def := findings(t, tc.code, seed(tc.seed))
+			explicit := findings(t, tc.code, "--target", "compose", seed(tc.seed))
+			if len(def) == 0 {
+				t.Errorf("%s: no findings", tc.seed)
+			}
+			a, _ := json.Marshal(def)
+			b, _ := json.Marshal(explicit)
+			if string(a) != string(b) {
+				t.Errorf("%s: --target compose differs from the default:\n%s\n%s", tc.seed, a, b)
+			}
+			for _, f := range def {
+				if f.Rule == "HA010" || strings.Contains(f.Fix.Summary, "Swarm") {
+					t.Errorf("%s: stack finding under the default target: %+v", tc.seed, f)
+				}
+			}
+		}
+	})
 }

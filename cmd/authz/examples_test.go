@@ -2,6 +2,7 @@ package main
 
 import (
 	"io/fs"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -13,9 +14,14 @@ import (
 
 // examplesDir holds a directory per rule ID with compose files that show
 // the rule: bad*.compose.yaml trigger it, good*.compose.yaml are the same
-// project fixed. They live in testdata rather than beside the rules, where
+// project fixed; a file named target ("stack") checks them with that
+// --target. They live in testdata rather than beside the rules, where
 // `opa test policies rego` would load every YAML file as data.
 var examplesDir = filepath.Join("..", "..", "testdata", "rules")
+
+// targetFile in an example directory holds the --target its examples are
+// checked with ("stack"); without it, the default (compose).
+const targetFile = "target"
 
 // notInCompose are the shipped rules no compose file can trigger, so they
 // have no examples.
@@ -40,6 +46,7 @@ func TestRuleExamples(t *testing.T) {
 	}
 
 	examples := map[string][]string{} // rule ID -> example files
+	targets := map[string]string{}    // rule ID -> --target, when not the default
 	err = filepath.WalkDir(examplesDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -58,6 +65,12 @@ func TestRuleExamples(t *testing.T) {
 			if rel != "README.md" {
 				t.Errorf("%s: examples go in testdata/rules/<ID>/", p)
 			}
+		case !d.IsDir() && parts[1] == targetFile:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			targets[parts[0]] = strings.TrimSpace(string(b))
 		case !d.IsDir():
 			if !exampleName.MatchString(parts[1]) {
 				t.Errorf("%s: not bad*.compose.yaml or good*.compose.yaml, so no test would run it", p)
@@ -97,7 +110,11 @@ func TestRuleExamples(t *testing.T) {
 		for _, file := range examples[id] {
 			name := id + "/" + filepath.Base(file)
 			t.Run(name, func(t *testing.T) {
-				stdout, stderr, code := run(t, "check", "--no-daemon", "--format", "json", file)
+				args := []string{"check", "--no-daemon", "--format", "json", file}
+				if target := targets[id]; target != "" {
+					args = append(args, "--target", target)
+				}
+				stdout, stderr, code := run(t, args...)
 				if code == 2 {
 					t.Fatalf("exit 2: the example does not load\n%s", stderr)
 				}

@@ -19,6 +19,11 @@ type Checker struct {
 	// Images answers what is known of each image (a local daemon and its
 	// file indexes). nil means image facts come from the catalog alone.
 	Images *imagefacts.Source
+	// Stack checks each service as `docker stack deploy` would create it:
+	// the swarm service the plugin sees (compose.StackDocument), the
+	// project's name standing for the stack's. Its documents have no
+	// project and no depends_on, so the project rules do not apply.
+	Stack bool
 }
 
 // Check evaluates every service of p, each as the document the plugin
@@ -37,9 +42,16 @@ func (c *Checker) Check(ctx context.Context, p *compose.Project) ([]Finding, err
 			img = c.Images.Image(ctx, ref)
 			images[ref] = img
 		}
-		docs[name] = p.Document(name, img)
+		if c.Stack {
+			docs[name] = p.StackDocument(name, img)
+		} else {
+			docs[name] = p.Document(name, img)
+		}
 	}
-	project := input.NewProject(p.Name, docs)
+	var project *input.Project
+	if !c.Stack {
+		project = input.NewProject(p.Name, docs)
+	}
 
 	var findings []Finding
 	for _, name := range names {
@@ -50,7 +62,7 @@ func (c *Checker) Check(ctx context.Context, p *compose.Project) ([]Finding, err
 			return nil, fmt.Errorf("project %q, service %q: %w", p.Name, name, err)
 		}
 		for _, v := range append(res.Deny, res.Warn...) {
-			findings = append(findings, newFinding(p, doc, v))
+			findings = append(findings, newFinding(p, name, doc, v))
 		}
 	}
 	Sort(findings)
@@ -60,14 +72,14 @@ func (c *Checker) Check(ctx context.Context, p *compose.Project) ([]Finding, err
 // newFinding locates a violation on a service: at the first of the
 // violation's locations that a compose file sets, else at the service's
 // key, else (a service from include) at the project's first file.
-func newFinding(p *compose.Project, doc input.Document, v policy.Violation) Finding {
+func newFinding(p *compose.Project, service string, doc input.Document, v policy.Violation) Finding {
 	c := doc.Container
 	f := Finding{
 		Rule:        v.Rule,
 		Severity:    v.Severity,
 		Title:       v.Title,
 		Project:     p.Name,
-		Service:     c.Compose.Service,
+		Service:     service,
 		Image:       c.Image,
 		ImageSource: doc.Image.Source,
 		Message:     v.Message,

@@ -164,6 +164,31 @@ func (p *Project) Services() []string {
 // as dockerd merges them, and its files answer when img has an index. The document has no Project; the
 // caller adds it once it has every service's document.
 func (p *Project) Document(service string, img imagefacts.Image) input.Document {
+	return p.document(service, img, false)
+}
+
+// StackLabel is the label `docker stack deploy` sets on a stack's services
+// and their task containers: the stack's name.
+const StackLabel = "com.docker.stack.namespace"
+
+// StackDocument builds a service's document as the plugin sees it when
+// `docker stack deploy` creates the service, the project's name standing
+// for the stack's (CI does not know the name given at deploy): action
+// service.create, service {name: "<project>_<service>", stack: project},
+// the container named as the service and labelled with the stack. There is
+// no container.compose, so no depends_on (swarm ignores it). The
+// network_mode is kept as the file sets it, so that a rule can report a
+// "service:" mode that a stack cannot have; the plugin itself always sees
+// mode default for a service.
+func (p *Project) StackDocument(service string, img imagefacts.Image) input.Document {
+	return p.document(service, img, true)
+}
+
+// StackServiceName is the name `docker stack deploy` gives service of the
+// project deployed as a stack of the project's name.
+func (p *Project) StackServiceName(service string) string { return p.Name + "_" + service }
+
+func (p *Project) document(service string, img imagefacts.Image, stack bool) input.Document {
 	s := p.Model.Services[service]
 	req := &container.CreateRequest{
 		Config: &container.Config{
@@ -183,6 +208,15 @@ func (p *Project) Document(service string, img imagefacts.Image) input.Document 
 			Mounts:       mounts(s.Volumes),
 			Tmpfs:        tmpfs(s.Tmpfs),
 		},
+	}
+	if stack {
+		if req.Config.Labels == nil {
+			req.Config.Labels = map[string]string{}
+		}
+		req.Config.Labels[StackLabel] = p.Name
+		name := p.StackServiceName(service)
+		d := input.Document{Source: input.SourceCompose, Action: input.ActionServiceCreate}.WithImage(name, req, img)
+		return d.WithService(name, p.Name)
 	}
 	d := input.Document{Source: input.SourceCompose, Action: input.ActionContainerCreate}.WithImage(service, req, img)
 	c := d.Container
