@@ -37,7 +37,11 @@ func TestSwarm(t *testing.T) {
 				"authorization denied by plugin "+suite.PluginName, "HA001")
 		}
 		requireNoService(t, name)
-		requireDecision(t, offset, false, "HA001")
+		// The service's image is decided from its own files, as a create.
+		d := requireDecisionOn(t, offset, ImageNode, false, "HA001", "index")
+		if d.Field("action") != "service.create" {
+			t.Errorf("the decision is not the service create: %s", d.Line)
+		}
 	})
 
 	// A working service: busybox httpd stands in for the app and the
