@@ -95,7 +95,7 @@ func TestSwarm(t *testing.T) {
 
 	t.Run("ServiceUpdateToMissingProbeIsDenied", func(t *testing.T) {
 		if !created {
-			t.Skip("no working service to update")
+			t.Fatal("the working service was not created (see the scenario before): nothing to update")
 		}
 		before := mustDocker(t, 30*time.Second, "service", "inspect", "-f", "{{json .Spec.TaskTemplate.ContainerSpec.Healthcheck}}", okName)
 		offset := suite.Plugin.LogSize()
