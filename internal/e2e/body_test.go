@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -197,41 +196,6 @@ func TestBodyChunked(t *testing.T) {
 			t.Fatalf("the denied container %s exists", name)
 		}
 	})
-}
-
-// curlCreate sends a container create with body to the private daemon with
-// curl (its own Content-Length and a JSON Content-Type, then headers), and
-// returns the status and the response body, or its message for an error.
-func curlCreate(t *testing.T, name, body string, headers ...string) (int, string) {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), "body.json")
-	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"-sS", "--unix-socket", suite.Daemon.Socket,
-		"-X", "POST", "-H", "Content-Type: application/json", "--data-binary", "@" + file,
-		"-w", "\n%{http_code}"}
-	for _, h := range headers {
-		args = append(args, "-H", h)
-	}
-	res := suite.Docker.Run(60*time.Second, "curl", append(args, "http://docker/v1.41/containers/create?name="+name)...)
-	if !res.OK() {
-		t.Fatalf("curl failed:\n%s", res)
-	}
-	out := strings.TrimRight(res.Stdout, "\n")
-	i := strings.LastIndexByte(out, '\n')
-	status, err := strconv.Atoi(out[i+1:])
-	if err != nil {
-		t.Fatalf("no status in curl's output:\n%s", res)
-	}
-	resp := strings.TrimSpace(out[:max(i, 0)])
-	t.Logf("POST /v1.41/containers/create?name=%s (%d bytes) -> %d %.2000s", name, len(body), status, resp)
-	// An error is {"message": "..."}: return the message as docker prints it.
-	var e struct{ Message string }
-	if status >= 400 && json.Unmarshal([]byte(resp), &e) == nil && e.Message != "" {
-		return status, e.Message
-	}
-	return status, resp
 }
 
 // fileSize is the length of the file at path, 0 if it cannot be read.

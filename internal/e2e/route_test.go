@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,40 +15,6 @@ import (
 
 	"github.com/hardened-authz/hardened-authz/internal/pluginref"
 )
-
-// curlTarget sends one request to the private dockerd with curl, the
-// request line's target exactly as given (--request-target), and returns
-// the status and the body.
-func curlTarget(t *testing.T, method, target, body string) (int, string) {
-	t.Helper()
-	args := []string{"-sS", "--max-time", "60", "--unix-socket", suite.Daemon.Socket,
-		"-X", method, "--request-target", target, "-o", "-", "-w", "\n%{http_code}"}
-	if body != "" {
-		args = append(args, "-H", "Content-Type: application/json", "--data-binary", body)
-	}
-	res := suite.Docker.Run(90*time.Second, "curl", append(args, "http://docker/")...)
-	t.Logf("%s\n", res)
-	if !res.OK() {
-		t.Fatalf("curl failed:\n%s", res)
-	}
-	out := strings.TrimRight(res.Stdout, "\n")
-	i := strings.LastIndexByte(out, '\n')
-	code, err := strconv.Atoi(out[i+1:])
-	if err != nil {
-		t.Fatalf("no status code at the end of curl's output:\n%s", res.Stdout)
-	}
-	return code, out[:max(i, 0)]
-}
-
-// requireNoContainerNamed fails the test if a container named name exists, and
-// removes it.
-func requireNoContainerNamed(t *testing.T, name string) {
-	t.Helper()
-	if res := suite.Docker.Run(30*time.Second, "docker", "container", "inspect", "--format", "{{.Id}}", name); res.OK() {
-		docker(t, 30*time.Second, "rm", "-f", name)
-		t.Fatalf("container %s was created:\n%s", name, res)
-	}
-}
 
 // requireDeniedAnswer fails the test unless dockerd answered 403 with the
 // plugin's message naming rule.
@@ -84,12 +49,12 @@ func TestRouteAbsoluteFormCreate(t *testing.T) {
 			name := "e2e-absform-" + randomHex(3)
 			t.Cleanup(func() { suite.Docker.Run(30*time.Second, "docker", "rm", "-f", name) })
 			offset := suite.Plugin.LogSize()
-			status, answer := curlTarget(t, "POST", strings.Replace(form, "%s", name, 1), body)
+			status, answer := daemonRequest(t, "POST", strings.Replace(form, "%s", name, 1), body)
 			if status == 201 {
-				requireNoContainerNamed(t, name)
+				requireNoContainer(t, name)
 			}
 			requireDeniedAnswer(t, status, answer, "HA002", `container "`+name+`"`, `"curl"`)
-			requireNoContainerNamed(t, name)
+			requireNoContainer(t, name)
 			requireDecision(t, offset, false, "HA002")
 		})
 	}
@@ -99,7 +64,7 @@ func TestRouteAbsoluteFormCreate(t *testing.T) {
 	t.Run("allowed when the probe can run", func(t *testing.T) {
 		name := "e2e-absform-ok-" + randomHex(3)
 		t.Cleanup(func() { suite.Docker.Run(30*time.Second, "docker", "rm", "-f", name) })
-		status, answer := curlTarget(t, "POST", "http://x/v1.41/containers/create?name="+name,
+		status, answer := daemonRequest(t, "POST", "http://x/v1.41/containers/create?name="+name,
 			`{"Image":"`+ImageNode+`","Healthcheck":{"Test":["NONE"]}}`)
 		if status != 201 {
 			t.Fatalf("create answered %d %s, want 201", status, answer)
@@ -123,12 +88,12 @@ func TestRouteTargetsDockerdNeverRoutes(t *testing.T) {
 		t.Run(form, func(t *testing.T) {
 			name := "e2e-unrouted-" + randomHex(3)
 			t.Cleanup(func() { suite.Docker.Run(30*time.Second, "docker", "rm", "-f", name) })
-			status, answer := curlTarget(t, "POST", strings.Replace(form, "%s", name, 1), body)
+			status, answer := daemonRequest(t, "POST", strings.Replace(form, "%s", name, 1), body)
 			t.Logf("dockerd answered %d %s", status, answer)
 			if status/100 == 2 {
 				t.Errorf("dockerd answered %d: it ran a handler for %q", status, form)
 			}
-			requireNoContainerNamed(t, name)
+			requireNoContainer(t, name)
 		})
 	}
 }
@@ -143,7 +108,7 @@ func TestRouteAbsoluteFormPluginChange(t *testing.T) {
 	} {
 		t.Run(tc.method+" "+tc.target, func(t *testing.T) {
 			offset := suite.Plugin.LogSize()
-			status, answer := curlTarget(t, tc.method, tc.target, "")
+			status, answer := daemonRequest(t, tc.method, tc.target, "")
 			requireDeniedAnswer(t, status, answer, "HA090", "it is this authorization plugin")
 			requireDecision(t, offset, false, "HA090")
 		})
@@ -207,7 +172,7 @@ func TestRoutePluginInstallUnderThisName(t *testing.T) {
 	requireDecision(t, offset, false, "HA090")
 
 	// Refused before dockerd pulls anything: no registry is involved.
-	status, answer := curlTarget(t, "POST", "http://x/v1.41/plugins/pull?remote=vieux%2Fsshfs&name="+suite.PluginName, "[]")
+	status, answer := daemonRequest(t, "POST", "http://x/v1.41/plugins/pull?remote=vieux%2Fsshfs&name="+suite.PluginName, "[]")
 	requireDeniedAnswer(t, status, answer, "HA090", "refusing to install a plugin named")
 }
 
@@ -221,7 +186,7 @@ func TestRoutePluginChangeByID(t *testing.T) {
 	otherID := managedPlugin(t, other)
 	t.Cleanup(func() { suite.Docker.Run(30*time.Second, "docker", "plugin", "rm", "-f", other) })
 
-	status, answer := curlTarget(t, "DELETE", "http://x/v1.41/plugins/"+otherID[:12], "")
+	status, answer := daemonRequest(t, "DELETE", "http://x/v1.41/plugins/"+otherID[:12], "")
 	if status/100 != 2 {
 		t.Fatalf("removing %s (%s) by ID prefix answered %d %s; want it removed", other, otherID[:12], status, answer)
 	}
@@ -229,7 +194,7 @@ func TestRoutePluginChangeByID(t *testing.T) {
 		t.Fatalf("plugin %s is still there:\n%s", other, res)
 	}
 
-	status, answer = curlTarget(t, "POST", "x:/v1.41/plugins/"+strings.Repeat("f", 12)+"/disable", "")
+	status, answer = daemonRequest(t, "POST", "x:/v1.41/plugins/"+strings.Repeat("f", 12)+"/disable", "")
 	if status != 404 {
 		t.Fatalf("disabling an unknown ID prefix answered %d %s; want dockerd's 404", status, answer)
 	}

@@ -4,9 +4,7 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -37,7 +35,7 @@ func TestUnsafeHealthcheckIsDenied(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			name := "e2e-hc-" + randomHex(3)
 			offset := suite.Plugin.LogSize()
-			status, body := rawCreate(t, name, fmt.Sprintf(`{"Image":%q,"Cmd":["sleep","60"],"Healthcheck":{"Test":%s,"Interval":1000000000}}`, ImageBusyboxDev, tc.test))
+			status, body := curlCreate(t, name, fmt.Sprintf(`{"Image":%q,"Cmd":["sleep","60"],"Healthcheck":{"Test":%s,"Interval":1000000000}}`, ImageBusyboxDev, tc.test))
 			if status != http.StatusForbidden {
 				if status == http.StatusCreated {
 					docker(t, 30*time.Second, "rm", "-f", name)
@@ -66,7 +64,7 @@ func TestRawCreateWithRunnableHealthcheckIsAllowed(t *testing.T) {
 	name := "e2e-hc-ok-" + randomHex(3)
 	t.Cleanup(func() { docker(t, 30*time.Second, "rm", "-f", name) })
 	offset := suite.Plugin.LogSize()
-	status, body := rawCreate(t, name, fmt.Sprintf(`{"Image":%q,"Cmd":["sleep","60"],"Healthcheck":{"Test":["CMD-SHELL","exit 0"]}}`, ImageBusyboxDev))
+	status, body := curlCreate(t, name, fmt.Sprintf(`{"Image":%q,"Cmd":["sleep","60"],"Healthcheck":{"Test":["CMD-SHELL","exit 0"]}}`, ImageBusyboxDev))
 	if status != http.StatusCreated {
 		t.Fatalf("status %d, want 201:\n%s", status, body)
 	}
@@ -84,7 +82,7 @@ func TestImageHealthcheckWithoutProgramIsDenied(t *testing.T) {
 	mustDocker(t, 60*time.Second, "create", "--name", base, ImageBusyboxDev, "true")
 	t.Cleanup(func() { docker(t, 30*time.Second, "rm", "-f", base) })
 	repo, tag, _ := strings.Cut(image, ":")
-	status, body := rawPost(t, "/v1.41/commit?"+url.Values{"container": {base}, "repo": {repo}, "tag": {tag}}.Encode(),
+	status, body := daemonRequest(t, "POST", "/v1.41/commit?"+url.Values{"container": {base}, "repo": {repo}, "tag": {tag}}.Encode(),
 		`{"Healthcheck":{"Test":["CMD"],"Interval":1000000000}}`)
 	if status != http.StatusCreated {
 		t.Fatalf("commit with Healthcheck [\"CMD\"]: status %d:\n%s", status, body)
@@ -112,50 +110,6 @@ func TestImageHealthcheckWithoutProgramIsDenied(t *testing.T) {
 	t.Cleanup(func() { docker(t, 30*time.Second, "rm", "-f", ok) })
 	mustDocker(t, 60*time.Second, "create", "--name", ok, "--no-healthcheck", image, "sleep", "60")
 	requireDaemonUp(t)
-}
-
-// rawCreate posts body to the private daemon's /containers/create?name=name
-// and returns the status and the answer.
-func rawCreate(t *testing.T, name, body string) (int, string) {
-	t.Helper()
-	return rawPost(t, "/v1.41/containers/create?name="+url.QueryEscape(name), body)
-}
-
-// rawPost sends a JSON POST to the private daemon's API socket, as a client
-// other than the docker CLI would.
-func rawPost(t *testing.T, path, body string) (int, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://docker"+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := unixHTTPClient(suite.Daemon.Socket).Do(req)
-	if err != nil {
-		t.Fatalf("POST %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		t.Fatalf("POST %s: reading the answer: %v", path, err)
-	}
-	t.Logf("POST %s %s -> %d %s", path, body, resp.StatusCode, raw)
-	var msg struct{ Message string }
-	if json.Unmarshal(raw, &msg) == nil && msg.Message != "" {
-		return resp.StatusCode, msg.Message
-	}
-	return resp.StatusCode, string(raw)
-}
-
-// requireNoContainer fails the test if a container called name exists.
-func requireNoContainer(t *testing.T, name string) {
-	t.Helper()
-	if ins := docker(t, 30*time.Second, "inspect", "--type", "container", name); ins.OK() {
-		docker(t, 30*time.Second, "rm", "-f", name)
-		t.Fatalf("the denied container %s exists", name)
-	}
 }
 
 // requireDaemonUp fails the test unless the private dockerd answers /_ping.
