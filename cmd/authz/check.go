@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/moby/moby/client"
@@ -23,19 +26,20 @@ import (
 )
 
 type checkOptions struct {
-	files      []string
-	projectDir string
-	envFiles   []string
-	profiles   []string
-	format     string
-	policyDirs []string
-	dockerHost string
-	noDaemon   bool
-	stateDir   string
-	deadlines  imagefacts.Deadlines
-	fix        bool
-	diff       bool
-	target     string
+	files       []string
+	projectDir  string
+	projectName string
+	envFiles    []string
+	profiles    []string
+	format      string
+	policyDirs  []string
+	dockerHost  string
+	noDaemon    bool
+	stateDir    string
+	deadlines   imagefacts.Deadlines
+	fix         bool
+	diff        bool
+	target      string
 }
 
 // checkTargetKinds are the values of --target: how the project will be
@@ -56,19 +60,24 @@ dockerd, before anything runs: healthchecks that cannot run in their image,
 sidecars that cannot do their job, services that wait for a healthcheck
 that can never pass.
 
-Projects load as docker compose loads them (override files, extends,
-include, .env and interpolation, profiles). Without -f and PATH, the
-project is found from the current directory as docker compose finds it.
-Each PATH is checked as its own project: a directory, or a compose file
-(compose.yaml and the like stand for the project of their directory, with
-its override file; any other file is loaded alone).
+Projects load as docker compose (v2) loads them: override files, extends,
+include, .env and interpolation, COMPOSE_FILE, COMPOSE_PROFILES,
+COMPOSE_PROJECT_NAME and COMPOSE_ENV_FILES from the environment or .env,
+profiles. Without -f and PATH, the project is found from the current
+directory upwards as docker compose finds it, and the .env of its
+directory is read too. Each PATH is checked as its own project: a
+directory, or a compose file (compose.yaml and the like stand for the
+project of their directory, with its override file; any other file is
+loaded alone). Remote include and extends (git, oci://) are not fetched;
+compose and env files must be regular files of at most 16 MiB.
 
 Image facts come from the local Docker daemon when --docker-host is given
 or the default daemon answers and has the image (its files are indexed);
 otherwise from the name and the catalog. Each finding says which.
 
 Exit status: 0 no errors (warnings allowed), 1 at least one error,
-2 usage error or a project that does not load.`,
+2 usage error or a project that does not load, 130 interrupted (SIGINT,
+Ctrl-C), 143 terminated (SIGTERM).`,
 		Example: `  authz check                          # the project in this directory
   authz check -f compose.yaml -f compose.prod.yaml --profile debug
   authz check --format sarif > authz.sarif
@@ -80,8 +89,9 @@ Exit status: 0 no errors (warnings allowed), 1 at least one error,
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.files, "file", "f", nil, "compose file, as docker compose -f (repeatable; later files override earlier ones)")
 	f.StringVar(&o.projectDir, "project-directory", "", "project directory (default: the first file's directory)")
-	f.StringArrayVar(&o.envFiles, "env-file", nil, "interpolation environment file (repeatable; default: the project's .env)")
-	f.StringArrayVar(&o.profiles, "profile", nil, "profile to enable (repeatable)")
+	f.StringVarP(&o.projectName, "project-name", "p", "", "project name, as docker compose -p (default: $COMPOSE_PROJECT_NAME, else the files' name:, else the project directory's name)")
+	f.StringArrayVar(&o.envFiles, "env-file", nil, "interpolation environment file (repeatable; default: $COMPOSE_ENV_FILES, else the .env of the working and project directories)")
+	f.StringArrayVar(&o.profiles, "profile", nil, "profile to enable (repeatable; replaces $COMPOSE_PROFILES, which the .env may set; \"*\" enables all)")
 	f.StringVar(&o.format, "format", report.Formats[0], "output format: "+strings.Join(report.Formats, ", "))
 	f.StringArrayVar(&o.policyDirs, "policy", nil, "directory of policies laid over the embedded ones (repeatable)")
 	f.StringVar(&o.dockerHost, "docker-host", "", "daemon to take image facts from; it must answer (default: $DOCKER_HOST, else "+client.DefaultDockerHost+", when it answers)")
@@ -96,6 +106,8 @@ Exit status: 0 no errors (warnings allowed), 1 at least one error,
 }
 
 func runCheck(cmd *cobra.Command, args []string, o checkOptions) error {
+	ctx, stop := interruptible(cmd.Context(), cmd.ErrOrStderr())
+	defer stop()
 	if !slices.Contains(report.Formats, o.format) {
 		return usageError{fmt.Errorf("--format %q: want one of %s", o.format, strings.Join(report.Formats, ", "))}
 	}
@@ -118,7 +130,6 @@ func runCheck(cmd *cobra.Command, args []string, o checkOptions) error {
 	if err != nil {
 		return err
 	}
-	ctx := cmd.Context()
 	engine, err := newEngine(ctx, o.policyDirs)
 	if err != nil {
 		return usageError{err}
@@ -201,7 +212,7 @@ type checkTarget struct {
 // checkTargets turns -f and PATH arguments into projects: -f files make
 // one project, as with docker compose; each PATH is a project of its own.
 func checkTargets(args []string, o checkOptions) ([]checkTarget, error) {
-	base := compose.Options{Files: o.files, ProjectDir: o.projectDir, EnvFiles: o.envFiles, Profiles: o.profiles}
+	base := compose.Options{Files: o.files, ProjectDir: o.projectDir, ProjectName: o.projectName, EnvFiles: o.envFiles, Profiles: o.profiles}
 	if len(args) == 0 {
 		return []checkTarget{{opts: base, name: "."}}, nil
 	}
@@ -219,7 +230,7 @@ func checkTargets(args []string, o checkOptions) ([]checkTarget, error) {
 		switch {
 		case st.IsDir():
 			t.opts.ProjectDir = a
-		case isDefaultComposeFile(filepath.Base(a)):
+		case isProjectFile(a):
 			// compose.yaml or its override: the project of the directory.
 			t.opts.ProjectDir = filepath.Dir(a)
 		default:
@@ -237,20 +248,66 @@ func checkTargets(args []string, o checkOptions) ([]checkTarget, error) {
 	return targets, nil
 }
 
-// isDefaultComposeFile reports whether name is one docker compose finds by
-// itself: compose.yaml and the like, and their override files.
-func isDefaultComposeFile(name string) bool {
+// isProjectFile reports whether file is one docker compose finds by
+// itself in its directory: the compose.yaml (or the like) that it prefers
+// there, or an override file next to one. Another file is loaded alone,
+// as asked: a docker-compose.yml next to a compose.yaml (which docker
+// compose would prefer), or an override file without its base file (which
+// docker compose would not even find, looking in the parent directories).
+func isProjectFile(file string) bool {
+	dir, name := filepath.Dir(file), filepath.Base(file)
+	base := ""
 	for _, d := range cli.DefaultFileNames {
-		if name == d {
-			return true
+		if st, err := os.Stat(filepath.Join(dir, d)); err == nil && !st.IsDir() {
+			base = d
+			break
 		}
 	}
-	for _, d := range cli.DefaultOverrideFileNames {
-		if name == d {
-			return true
-		}
+	if base == "" {
+		return false
 	}
-	return false
+	return name == base || slices.Contains(cli.DefaultOverrideFileNames, name)
+}
+
+// interruptGrace is how long an interrupted check has to return once its
+// context is cancelled before the process exits anyway: long enough for
+// work that observes the context (daemon calls, loading, evaluation) to
+// return and for a --fix rename to finish, short enough to feel
+// immediate when something does not (a read stuck in the kernel).
+const interruptGrace = 500 * time.Millisecond
+
+// interruptible returns ctx cancelled on SIGINT or SIGTERM; the process
+// then exits with the shell's status for that signal, 130 or 143, once
+// the command returns (stop blocks until then) or after interruptGrace,
+// whichever comes first, and never with the status of the cancelled
+// work. stop ends the watch when no signal came.
+func interruptible(parent context.Context, stderr io.Writer) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(parent)
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	returned := make(chan struct{})
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		select {
+		case sig := <-signals:
+			cancel()
+			code := 128 + int(sig.(syscall.Signal))
+			fmt.Fprintf(stderr, "authz: %s: stopping (exit status %d)\n", sig, code)
+			select {
+			case <-returned:
+			case <-time.After(interruptGrace):
+			}
+			os.Exit(code)
+		case <-returned:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(signals)
+		close(returned)
+		<-watching // never returns after a signal: the watcher exits
+		cancel()
+	}
 }
 
 func checkProject(ctx context.Context, c *check.Checker, t checkTarget) (*compose.Project, []check.Finding, error) {

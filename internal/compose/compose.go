@@ -6,10 +6,13 @@ package compose
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -17,6 +20,8 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/consts"
+	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
@@ -28,22 +33,34 @@ import (
 )
 
 // Options says which compose project to load, as docker compose's global
-// flags do.
+// flags and environment do.
 type Options struct {
 	// Files are the compose files (-f), in order: later files override
-	// earlier ones. When empty, compose.yaml, compose.yml,
+	// earlier ones. When empty, COMPOSE_FILE (split at
+	// COMPOSE_PATH_SEPARATOR) names them, else compose.yaml, compose.yml,
 	// docker-compose.yml or docker-compose.yaml (and its override file) is
-	// looked up from ProjectDir upwards.
+	// looked up from ProjectDir (default: the current directory) upwards.
 	Files []string
 	// ProjectDir is the project directory (--project-directory); by default
 	// the directory of the first file.
 	ProjectDir string
+	// ProjectName is the project name (-p); by default COMPOSE_PROJECT_NAME,
+	// else the top-level name of the files, else the project directory's
+	// name, as docker compose derives it.
+	ProjectName string
 	// EnvFiles are the interpolation environment files (--env-file); by
-	// default the project directory's .env, when present.
+	// default COMPOSE_ENV_FILES (comma-separated), else the .env of the
+	// working directory and the .env of the project directory once the
+	// compose file is found (in a parent directory, say).
 	EnvFiles []string
-	// Profiles are the active profiles (--profile); services with other
-	// profiles are left out.
+	// Profiles are the active profiles (--profile); by default
+	// COMPOSE_PROFILES (comma-separated, from the environment or the env
+	// files). Services with other profiles are left out; "*" enables all.
 	Profiles []string
+	// Env is the process environment, "KEY=value" entries; nil means this
+	// process's (os.Environ). Tests and callers that load for someone else
+	// give it to control interpolation and the COMPOSE_* variables.
+	Env []string
 }
 
 // Project is a loaded compose project.
@@ -56,29 +73,21 @@ type Project struct {
 	// merged, normalized).
 	Model *types.Project
 
-	positions *positions
+	sources *sources
 }
 
-// Load loads a compose project the way docker compose does: the process
-// environment and the env files feed interpolation, override files and
-// `extends` are merged, and profiles select services. It never requires
-// what only a build or a run needs (build contexts, the env_file or
-// secret files of services, images). An error from compose names the file
-// it is about.
+// Load loads a compose project the way docker compose (v2) does: the
+// process environment and the env files feed interpolation and the
+// COMPOSE_* variables, override files, `include` and `extends` are
+// merged, and profiles select services. It never requires what only a
+// build or a run needs (build contexts, the env_file or secret files of
+// services, images). It refuses, before compose-go opens them, files
+// that are not regular files or are larger than MaxFileSize, and remote
+// `include` and `extends` (git, oci://), which it does not fetch. It
+// returns ctx's error as soon as ctx is done. An error names the file it
+// is about.
 func Load(ctx context.Context, o Options) (*Project, error) {
-	opts, err := cli.NewProjectOptions(o.Files,
-		cli.WithWorkingDirectory(o.ProjectDir),
-		cli.WithOsEnv,
-		cli.WithEnvFiles(o.EnvFiles...),
-		cli.WithDotEnv,
-		cli.WithConfigFileEnv,
-		cli.WithDefaultConfigPath,
-		cli.WithProfiles(o.Profiles),
-		// A service's env_file is read only to compute its environment,
-		// which is not in the document (it carries secrets): skip it, so
-		// that a missing env_file does not fail the check.
-		cli.WithoutEnvironmentResolution,
-	)
+	opts, err := projectOptions(o)
 	if err != nil {
 		return nil, fmt.Errorf("compose: %w", err)
 	}
@@ -90,13 +99,200 @@ func Load(ctx context.Context, o Options) (*Project, error) {
 		return nil, fmt.Errorf("compose: no compose file (%s) found in %s or its parents",
 			strings.Join(cli.DefaultFileNames, ", "), dir)
 	}
-	model, err := opts.LoadProject(ctx)
+	workingDir, err := opts.GetWorkingDir()
 	if err != nil {
+		return nil, fmt.Errorf("compose: %w", err)
+	}
+	srcs, err := walkSources(absPaths(opts.ConfigPaths), workingDir, opts.Environment)
+	if err != nil {
+		return nil, fmt.Errorf("compose: %w", err)
+	}
+	model, err := loadProject(ctx, opts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, fileError(ctx, o, opts.ConfigPaths, err)
 	}
-	p := &Project{Name: model.Name, Files: model.ComposeFiles, Model: model}
-	p.positions = parsePositions(p.Files)
+	p := &Project{Name: model.Name, Files: model.ComposeFiles, Model: model, sources: srcs}
 	return p, nil
+}
+
+// projectOptions are compose-go's options for o, in docker compose's
+// order (its ProjectOptions.toProjectOptions), so that the same files,
+// env files, profiles and name are found.
+func projectOptions(o Options, extra ...cli.ProjectOptionsFn) (*cli.ProjectOptions, error) {
+	env := o.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	envFiles := o.EnvFiles
+	if len(envFiles) == 0 {
+		// docker compose takes --env-file's default from the process
+		// environment only, when it parses its flags.
+		envFiles = strings.FieldsFunc(lookup(env, composeEnvFiles), func(r rune) bool { return r == ',' })
+	}
+	// Before loading, docker compose exports the COMPOSE_* variables of
+	// the env files that it finds without looking for the compose file
+	// (the working directory's .env) into its own environment, where they
+	// act as if set by the caller (COMPOSE_DISABLE_ENV_FILE among them).
+	env = withDotEnvComposeVars(o, env, envFiles)
+	process := types.NewMapping(env)
+
+	opts := []cli.ProjectOptionsFn{
+		cli.WithWorkingDirectory(o.ProjectDir),
+		// The process environment always wins over env files.
+		cli.WithEnv(env),
+	}
+	if _, ok := process["PWD"]; !ok {
+		if wd, err := os.Getwd(); err == nil {
+			opts = append(opts, cli.WithEnv([]string{"PWD=" + wd}))
+		}
+	}
+	opts = append(opts,
+		withEnvFiles(envFiles, process),
+		cli.WithDotEnv,
+		// COMPOSE_FILE, from the environment or the working directory's .env.
+		cli.WithConfigFileEnv,
+		// Else compose.yaml and its override, here or in a parent directory.
+		cli.WithDefaultConfigPath,
+		// The project directory may only now be known (a parent
+		// directory): its .env counts too, after the first one.
+		withEnvFiles(envFiles, process),
+		cli.WithDotEnv,
+		// --profile, else COMPOSE_PROFILES, which the env files may set.
+		cli.WithDefaultProfiles(o.Profiles...),
+		cli.WithName(o.ProjectName),
+		cli.WithResourceLoader(remoteRefusal{}),
+		// A service's env_file is read only to compute its environment,
+		// which is not in the document (it carries secrets): skip it, so
+		// that a missing env_file does not fail the check.
+		cli.WithoutEnvironmentResolution,
+		// label_file is resolved by Load once its files are checked.
+		cli.WithoutLabelsResolution,
+	)
+	return cli.NewProjectOptions(o.Files, append(opts, extra...)...)
+}
+
+// withEnvFiles is compose-go's WithEnvFiles (explicit files, else the
+// working directory's .env unless COMPOSE_DISABLE_ENV_FILE), reading
+// COMPOSE_DISABLE_ENV_FILE from process rather than from this process,
+// and refusing env files that are not regular files or are too large
+// before WithDotEnv opens them.
+func withEnvFiles(files []string, process types.Mapping) cli.ProjectOptionsFn {
+	return func(o *cli.ProjectOptions) error {
+		if len(files) > 0 {
+			o.EnvFiles = files
+			return checkFiles(files, "env file")
+		}
+		if v, ok := process[consts.ComposeDisableDefaultEnvFile]; ok {
+			disabled, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%s: %w", consts.ComposeDisableDefaultEnvFile, err)
+			}
+			if disabled {
+				return nil
+			}
+		}
+		wd, err := o.GetWorkingDir()
+		if err != nil {
+			return err
+		}
+		dotEnv := filepath.Join(wd, ".env")
+		st, err := os.Stat(dotEnv)
+		switch {
+		case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
+			// The default .env is a convenience: absent, or in a
+			// directory this user cannot search, it is not read.
+			return nil
+		case err != nil:
+			return err
+		case st.IsDir():
+			return nil
+		}
+		if err := checkFile(dotEnv, "env file"); err != nil {
+			return err
+		}
+		o.EnvFiles = []string{dotEnv}
+		return nil
+	}
+}
+
+// withDotEnvComposeVars is env plus the COMPOSE_* variables that the env
+// files docker compose reads first set and env does not.
+func withDotEnvComposeVars(o Options, env, envFiles []string) []string {
+	process := types.NewMapping(env)
+	opts, err := cli.NewProjectOptions(o.Files,
+		cli.WithWorkingDirectory(o.ProjectDir),
+		cli.WithEnv(env),
+		withEnvFiles(envFiles, process),
+	)
+	if err != nil {
+		return env // docker compose ignores these errors here too
+	}
+	vars, err := dotenv.GetEnvFromFile(process, opts.EnvFiles)
+	if err != nil {
+		return env
+	}
+	out := slices.Clone(env)
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		if _, set := process[k]; !set && strings.HasPrefix(k, "COMPOSE_") {
+			out = append(out, k+"="+vars[k])
+		}
+	}
+	return out
+}
+
+// composeEnvFiles is docker compose's default for --env-file.
+const composeEnvFiles = "COMPOSE_ENV_FILES"
+
+func lookup(env []string, key string) string {
+	return types.NewMapping(env)[key]
+}
+
+// loadProject runs compose-go's loader and resolves the services'
+// label_file once checked. It returns as soon as ctx is done, even when
+// compose-go is stuck in a read, which then ends with the process.
+func loadProject(ctx context.Context, opts *cli.ProjectOptions) (*types.Project, error) {
+	type result struct {
+		p   *types.Project
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		p, err := opts.LoadProject(ctx)
+		if err == nil {
+			for _, name := range slices.Sorted(maps.Keys(p.Services)) {
+				if err = checkFiles(p.Services[name].LabelFiles, "label file of service "+strconv.Quote(name)); err != nil {
+					break
+				}
+			}
+		}
+		if err == nil {
+			p, err = p.WithServicesLabelsResolved(false)
+		}
+		done <- result{p, err}
+	}()
+	select {
+	case r := <-done:
+		return r.p, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// absPaths makes local paths absolute, as compose-go does.
+func absPaths(files []string) []string {
+	out := make([]string, 0, len(files))
+	for _, f := range files {
+		if f != "-" && remoteKind(f) == "" {
+			if abs, err := filepath.Abs(f); err == nil {
+				f = abs
+			}
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // fileError makes sure a load error names the compose file it is about:
@@ -104,8 +300,19 @@ func Load(ctx context.Context, o Options) (*Project, error) {
 // do not. With several files, the culprit is the first that fails to parse
 // as YAML, else the first that fails to load on its own (consistency
 // checks off, as an override file is rarely complete alone); when none
-// does, the error is about their combination and names them all.
+// does, the error is about their combination and names them all. A
+// single file that is incomplete alone and looks like an override file
+// gets a hint to check it with its base file.
 func fileError(ctx context.Context, o Options, files []string, err error) error {
+	var remote *RemoteError
+	if errors.As(err, &remote) {
+		return fmt.Errorf("compose: %w", err)
+	}
+	if len(files) == 1 {
+		if hint := overrideHint(files[0], err); hint != "" {
+			return fmt.Errorf("compose: %s: %w; %s", files[0], err, hint)
+		}
+	}
 	msg := err.Error()
 	for _, f := range files {
 		if strings.Contains(msg, f) {
@@ -129,22 +336,36 @@ func fileError(ctx context.Context, o Options, files []string, err error) error 
 	return fmt.Errorf("compose: %s: %w", strings.Join(files, ", "), err)
 }
 
+// overrideHint says how to check file when it failed to load alone
+// because it is incomplete (a service without image or build) and its
+// name says it is an override file (docker-compose.override.yml,
+// compose.prod.override.yaml…): with the file it overrides first.
+func overrideHint(file string, err error) string {
+	if !strings.Contains(err.Error(), "neither an image nor a build context") ||
+		!strings.Contains(strings.ToLower(filepath.Base(file)), "override") {
+		return ""
+	}
+	base := "<base file>"
+	dir := filepath.Dir(file)
+	for _, name := range cli.DefaultFileNames {
+		if st, err := os.Stat(filepath.Join(dir, name)); err == nil && st.Mode().IsRegular() {
+			base = filepath.Join(dir, name)
+			break
+		}
+	}
+	return fmt.Sprintf("it is an override file, incomplete alone: check it with the file it overrides: authz check -f %s -f %s", base, file)
+}
+
 // loadsAlone reports whether one compose file loads by itself with o's
 // environment.
 func loadsAlone(ctx context.Context, o Options, file string) bool {
-	opts, err := cli.NewProjectOptions([]string{file},
-		cli.WithWorkingDirectory(o.ProjectDir),
-		cli.WithOsEnv,
-		cli.WithEnvFiles(o.EnvFiles...),
-		cli.WithDotEnv,
-		cli.WithProfiles(o.Profiles),
-		cli.WithoutEnvironmentResolution,
-		cli.WithConsistency(false),
-	)
+	alone := o
+	alone.Files = []string{file}
+	opts, err := projectOptions(alone, cli.WithConsistency(false))
 	if err != nil {
 		return false
 	}
-	_, err = opts.LoadProject(ctx)
+	_, err = loadProject(ctx, opts)
 	return err == nil
 }
 

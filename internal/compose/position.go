@@ -1,38 +1,10 @@
 package compose
 
 import (
-	"os"
-
 	yaml "go.yaml.in/yaml/v4"
 
 	"github.com/hardened-authz/hardened-authz/internal/yamlnode"
 )
-
-// positions holds the YAML trees of a project's files, in load order.
-type positions struct {
-	files []string
-	roots []*yaml.Node
-}
-
-// parsePositions parses each compose file into a node tree. A file that
-// cannot be read or parsed (compose-go loaded it, so this is unexpected)
-// simply answers no positions.
-func parsePositions(files []string) *positions {
-	ps := &positions{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		var doc yaml.Node
-		if err := yaml.Unmarshal(b, &doc); err != nil || len(doc.Content) == 0 {
-			continue
-		}
-		ps.files = append(ps.files, f)
-		ps.roots = append(ps.roots, doc.Content[0])
-	}
-	return ps
-}
 
 // Position locates a service's setting in the project's files, for
 // messages that point at the line to fix. keyPath is a path of keys under
@@ -42,11 +14,14 @@ func parsePositions(files []string) *positions {
 //
 // The answer is the position of the last key, except when its value is a
 // list or the key is a healthcheck's "test": then it is the value's, the
-// part a rule quotes. Files are searched from the last to the first, as
-// override files win. When no file has the whole path, it falls back to
-// the service's key in the last file that defines the service; file is ""
-// when no file defines it (a service that only comes from `extends` of
-// another file, or from `include`). line and col are 1-based.
+// part a rule quotes. Files are searched as compose-go merges them, the
+// winning definition first: from the last compose file to the first, and
+// in each, the service, then the service it `extends` (in the same file
+// or another), then the files it `include`s, so that an inherited or
+// included setting points at the line in the file that sets it. When no
+// definition has the whole path, it falls back to the service's key in
+// the winning definition; file is "" when no file defines the service.
+// line and col are 1-based.
 func (p *Project) Position(service string, keyPath ...string) (file string, line, col int) {
 	return p.Locate(service, [][]string{keyPath})
 }
@@ -55,31 +30,21 @@ func (p *Project) Position(service string, keyPath ...string) (file string, line
 // most precise first: a rule about a missing memory limit points at
 // mem_limit when it is set and too high, else at the image.
 func (p *Project) Locate(service string, keyPaths [][]string) (file string, line, col int) {
-	ps := p.positions
-	if ps == nil {
+	if p.sources == nil {
 		return "", 0, 0
 	}
+	layers := p.sources.layers(service)
 	for _, keyPath := range keyPaths {
-		for i := len(ps.roots) - 1; i >= 0; i-- {
-			if n := find(serviceNode(ps.roots[i], service), keyPath); n != nil {
-				return ps.files[i], n.Line, n.Column
+		for _, l := range layers {
+			if n := find(l.value, keyPath); n != nil {
+				return l.file, n.Line, n.Column
 			}
 		}
 	}
-	for i := len(ps.roots) - 1; i >= 0; i-- {
-		_, services := yamlnode.Lookup(ps.roots[i], "services")
-		if key, _ := yamlnode.Lookup(services, service); key != nil {
-			return ps.files[i], key.Line, key.Column
-		}
+	if len(layers) > 0 {
+		return layers[0].file, layers[0].key.Line, layers[0].key.Column
 	}
 	return "", 0, 0
-}
-
-// serviceNode is services.<service> in one file's tree, nil when absent.
-func serviceNode(root *yaml.Node, service string) *yaml.Node {
-	_, services := yamlnode.Lookup(root, "services")
-	_, svc := yamlnode.Lookup(services, service)
-	return svc
 }
 
 // find follows keyPath under node and returns the node to point at, nil
