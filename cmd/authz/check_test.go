@@ -68,7 +68,7 @@ func TestCheckSeedExitCodes(t *testing.T) {
 	}{
 		{"problem", 1, []string{"HA002"}},
 		{"solution", 0, []string{"HA008"}},
-		{"multi", 0, []string{"HA008", "HA008"}},
+		{"multi", 1, []string{"HA008", "HA011", "HA008", "HA011", "HA005", "HA005"}},
 		{"production", 0, nil},
 	} {
 		t.Run(tc.seed, func(t *testing.T) {
@@ -367,7 +367,7 @@ func TestCheckTargetStack(t *testing.T) {
 		for _, tc := range []struct {
 			seed string
 			code int
-		}{{"problem", 1}, {"solution", 0}, {"multi", 0}} {
+		}{{"problem", 1}, {"solution", 0}, {"multi", 1}} {
 			def := findings(t, tc.code, seed(tc.seed))
 			explicit := findings(t, tc.code, "--target", "compose", seed(tc.seed))
 			if len(def) == 0 {

@@ -48,7 +48,7 @@ func TestPreCommitHook(t *testing.T) {
 		t.Fatalf("entry %q does not run the authz binary", h.Entry)
 	}
 	seed := filepath.Join("..", "..", "testdata", "seed")
-	if _, _, code := run(t, append(entry[1:], filepath.Join(seed, "solution", "compose.yaml"), filepath.Join(seed, "multi", "compose.yaml"))...); code != 0 {
+	if _, _, code := run(t, append(entry[1:], filepath.Join(seed, "solution", "compose.yaml"), filepath.Join(seed, "production", "compose.yaml"))...); code != 0 {
 		t.Errorf("hook on correct files: exit %d", code)
 	}
 	if _, _, code := run(t, append(entry[1:], filepath.Join(seed, "problem", "compose.yaml"))...); code != 1 {

@@ -103,6 +103,8 @@ func applyOne(src []byte, a policy.Action) ([]byte, string) {
 		edits, exp, reason = f.addSidecar(a)
 	case policy.ActionRepointDependsOn:
 		edits, exp, reason = f.repoint(a)
+	case policy.ActionSetEntrypoint:
+		edits, exp, reason = f.setEntrypoint(a)
 	default:
 		return nil, fmt.Sprintf("unknown action %q", a.Op)
 	}

@@ -44,6 +44,20 @@ func repoint(svc, from, to string) policy.Action {
 	return policy.Action{Op: policy.ActionRepointDependsOn, Service: svc, From: from, To: to}
 }
 
+// keepAlive is the set_entrypoint action HA011 emits for a sidecar whose
+// image has sleep.
+func keepAlive(svc string) policy.Action {
+	return policy.Action{Op: policy.ActionSetEntrypoint, Service: svc, Entrypoint: []string{"sleep", "infinity"}}
+}
+
+// keepAliveOn is keepAlive moving the service to image, for a sidecar
+// whose image has no sleep.
+func keepAliveOn(svc, image string) policy.Action {
+	a := keepAlive(svc)
+	a.Image = image
+	return a
+}
+
 // sidecarBlock is the sidecar of sidecar(svc) at 2-space indentation.
 func sidecarBlock(svc string) string {
 	return `  ` + svc + `-health:
@@ -642,6 +656,142 @@ services:
 `,
 	},
 	{
+		name: "seed multi: sidecars without a keep-alive",
+		src: `services:
+  frontend:
+    image: dhi.io/node:25-debian13-sfw-ent-dev
+    ports:
+      - "3000:3000"
+
+  frontend-health:
+    image: dhi.io/curl:8-debian13-dev
+    network_mode: "service:frontend"
+    healthcheck:
+      test: ["CMD", "curl", "-f", "http://localhost:3000/"]
+
+  backend-health:
+    image: dhi.io/curl:8-debian13-dev   # the sidecar image
+    network_mode: "service:frontend"
+    healthcheck:
+      test: ["CMD", "curl", "-f", "http://localhost:8080/api/health"]
+`,
+		actions: []policy.Action{keepAlive("frontend-health"), keepAlive("backend-health")},
+		want: `services:
+  frontend:
+    image: dhi.io/node:25-debian13-sfw-ent-dev
+    ports:
+      - "3000:3000"
+
+  frontend-health:
+    image: dhi.io/curl:8-debian13-dev
+    entrypoint: ["sleep", "infinity"]
+    network_mode: "service:frontend"
+    healthcheck:
+      test: ["CMD", "curl", "-f", "http://localhost:3000/"]
+
+  backend-health:
+    image: dhi.io/curl:8-debian13-dev   # the sidecar image
+    entrypoint: ["sleep", "infinity"]
+    network_mode: "service:frontend"
+    healthcheck:
+      test: ["CMD", "curl", "-f", "http://localhost:8080/api/health"]
+`,
+	},
+	{
+		name: "runtime curl image: image switched, command removed",
+		src: `services:
+  api-health:
+    image: "dhi.io/curl:8"
+    command: ["-fsS", "http://localhost:8080/"]
+    network_mode: "service:api"
+    healthcheck:
+      test: ["CMD", "curl", "-f", "http://localhost:8080/"]
+  api:
+    image: dhi.io/node:25
+`,
+		actions: []policy.Action{keepAliveOn("api-health", curlImage)},
+		want: `services:
+  api-health:
+    image: "dhi.io/curl:8-debian13-dev"
+    entrypoint: ["sleep", "infinity"]
+    network_mode: "service:api"
+    healthcheck:
+      test: ["CMD", "curl", "-f", "http://localhost:8080/"]
+  api:
+    image: dhi.io/node:25
+`,
+	},
+	{
+		name: "entrypoint replaced, command last removed",
+		src: `services:
+  api-health:
+    network_mode: "service:api"
+    image: dhi.io/curl:8-debian13-dev
+    entrypoint:
+      - curl   # one request, then exit
+    healthcheck:
+      test: ["CMD", "curl", "-f", "http://localhost:8080/"]
+    command:
+      - --help
+  api:
+    image: dhi.io/node:25
+`,
+		actions: []policy.Action{keepAlive("api-health")},
+		want: `services:
+  api-health:
+    network_mode: "service:api"
+    image: dhi.io/curl:8-debian13-dev
+    entrypoint: ["sleep", "infinity"]
+    healthcheck:
+      test: ["CMD", "curl", "-f", "http://localhost:8080/"]
+  api:
+    image: dhi.io/node:25
+`,
+	},
+	{
+		name: "no image key, command last: the entrypoint takes its place",
+		src: `services:
+  api-health:
+    extends:
+      file: base.yaml
+      service: curl
+    command: --help
+  api:
+    image: dhi.io/node:25
+`,
+		actions: []policy.Action{keepAlive("api-health")},
+		want: `services:
+  api-health:
+    extends:
+      file: base.yaml
+      service: curl
+    entrypoint: ["sleep", "infinity"]
+  api:
+    image: dhi.io/node:25
+`,
+		// extends names a file the test does not have.
+		noCompose: true,
+	},
+	{
+		name: "set_entrypoint: command from a merge key",
+		src: `x-curl: &curl
+  command: --help
+services:
+  api-health:
+    <<: *curl
+    image: dhi.io/curl:8-debian13-dev
+`,
+		actions: []policy.Action{keepAlive("api-health"), keepAliveOn("api", curlImage), keepAlive("nope")},
+		want: `x-curl: &curl
+  command: --help
+services:
+  api-health:
+    <<: *curl
+    image: dhi.io/curl:8-debian13-dev
+`,
+		skipped: []string{"the command of \"api-health\" comes from a YAML anchor", "service \"api\" is not defined", "service \"nope\" is not defined"},
+	},
+	{
 		name: "sidecar name taken",
 		src: `services:
   app:
@@ -890,7 +1040,7 @@ func FuzzApply(f *testing.F) {
 	actions := []policy.Action{
 		sidecar("app"), disable("frontend"), sidecar("backend"),
 		repoint("web", "app", "app-health"), repoint("e2e-tests", "frontend", "frontend-health"),
-		repoint("b", "app", "app-health"),
+		repoint("b", "app", "app-health"), keepAlive("app-health"), keepAliveOn("frontend", curlImage),
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
 		out, _, err := Apply(src, actions)

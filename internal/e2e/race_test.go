@@ -43,7 +43,9 @@ func TestRetagRaceIsClosedAtStart(t *testing.T) {
 		}
 	}()
 
-	body := `{"Image":"` + tag + `","Cmd":["sleep","30"],"Healthcheck":{"Test":["CMD","curl","-f","http://localhost:3000/"],"Interval":60000000000}}`
+	// The entrypoint is the request's own: on the curl image, a command
+	// alone would be curl's arguments, and curl exits at once (HA011).
+	body := `{"Image":"` + tag + `","Entrypoint":["sleep"],"Cmd":["30"],"Healthcheck":{"Test":["CMD","curl","-f","http://localhost:3000/"],"Interval":60000000000}}`
 	var names []string
 	t.Cleanup(func() {
 		if len(names) > 0 {

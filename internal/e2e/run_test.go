@@ -81,8 +81,9 @@ func TestPlainCommandsPass(t *testing.T) {
 
 // TestImagesAreWhatTheyClaim checks the suite's own fixtures, so a scenario
 // failure cannot come from a broken image: the app image has no shell, its
-// -dev variant has one but no curl, the curl images run curl, only the -dev
-// one has sleep, both busybox images have a shell.
+// -dev variant has one but no curl, the curl images run curl (curl --help
+// when given nothing else), only the -dev one has sleep, both busybox
+// images have a shell.
 func TestImagesAreWhatTheyClaim(t *testing.T) {
 	requireMissing(t, ImageNode, "/bin/sh", "-c", "true")
 	devSh := mustDocker(t, 60*time.Second, "run", "--rm", "--entrypoint", "/bin/sh", ImageNodeDev, "-c", "echo dev-shell-ok")
@@ -91,6 +92,10 @@ func TestImagesAreWhatTheyClaim(t *testing.T) {
 	for _, img := range []string{ImageCurl, ImageCurlDev} {
 		v := mustDocker(t, 60*time.Second, "run", "--rm", img, "--version")
 		requireContains(t, img+" curl --version", v.Out, "curl ")
+		// As the real image: with no entrypoint or command of its own, the
+		// container runs curl --help, prints it and exits.
+		h := mustDocker(t, 60*time.Second, "run", "--rm", img)
+		requireContains(t, img+" without arguments", h.Out, "Usage: curl")
 	}
 	mustDocker(t, 60*time.Second, "run", "--rm", "--entrypoint", "sleep", ImageCurlDev, "0")
 	requireMissing(t, ImageCurl, "sleep", "0")

@@ -78,9 +78,12 @@ const (
 	// plugin indexes the image's files, so the fixture must really be what
 	// the catalog says of the name.
 	ImageNodeDev = "dhi.io/node:25-debian13-sfw-ent-dev"
-	// ImageCurlDev has curl and sleep but no shell.
+	// ImageCurlDev has curl and sleep but no shell. Like the real image,
+	// its entrypoint is curl and its command --help: without an entrypoint
+	// of its own, a container of it prints curl's help and exits.
 	ImageCurlDev = "dhi.io/curl:8-debian13-dev"
-	// ImageCurl has curl only (entrypoint curl), no sleep and no shell.
+	// ImageCurl has curl only (entrypoint curl, command --help, as the real
+	// image), no sleep and no shell.
 	ImageCurl = "dhi.io/curl:8"
 	// ImageBusyboxDev is a -dev style image with a shell (busybox sh, wget).
 	ImageBusyboxDev = "dhi.io/busybox:1-dev"
@@ -270,9 +273,9 @@ func (s *Suite) importImages(dir, appBin string) error {
 		{Tags: []string{ImageNodeDev}, Rootfs: appDev,
 			Changes: []string{`ENTRYPOINT ["/app"]`, path, "EXPOSE 3000"}},
 		{Tags: []string{ImageCurlDev}, Rootfs: curlDev,
-			Changes: []string{`ENTRYPOINT ["curl"]`, path}},
+			Changes: []string{`ENTRYPOINT ["curl"]`, `CMD ["--help"]`, path}},
 		{Tags: []string{ImageCurl}, Rootfs: curl,
-			Changes: []string{`ENTRYPOINT ["curl"]`, path}},
+			Changes: []string{`ENTRYPOINT ["curl"]`, `CMD ["--help"]`, path}},
 		{Tags: []string{ImageBusyboxDev}, Rootfs: busybox,
 			Changes: []string{`CMD ["sh"]`, path}},
 		{Tags: []string{ImageBusybox}, Rootfs: busybox,

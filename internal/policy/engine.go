@@ -64,11 +64,16 @@ const (
 	// ActionRepointDependsOn changes Service's depends_on entry From into
 	// To, keeping its condition.
 	ActionRepointDependsOn = "repoint_depends_on"
+	// ActionSetEntrypoint sets Service's entrypoint to Entrypoint, removes
+	// its command (the new process takes no other arguments) and, when
+	// Image is set, changes its image to Image.
+	ActionSetEntrypoint = "set_entrypoint"
 )
 
 // Action is one edit of a compose file that resolves a violation.
 type Action struct {
-	// Op is ActionAddSidecar or ActionRepointDependsOn.
+	// Op is ActionAddSidecar, ActionRepointDependsOn or
+	// ActionSetEntrypoint.
 	Op string `json:"op"`
 	// Service is the compose service the edit starts from: the app that
 	// gets a sidecar, or the service whose depends_on changes.
@@ -76,6 +81,8 @@ type Action struct {
 
 	// Name, Image, Test, the timings and MemLimit describe the sidecar
 	// service to add (add_sidecar). Timings are compose durations ("30s").
+	// Image is also the image set_entrypoint moves the service to, when
+	// its own lacks the new entrypoint's program.
 	Name        string   `json:"name,omitempty"`
 	Image       string   `json:"image,omitempty"`
 	Test        []string `json:"test,omitempty"`
@@ -92,6 +99,9 @@ type Action struct {
 	// From and To are the depends_on entries (repoint_depends_on).
 	From string `json:"from,omitempty"`
 	To   string `json:"to,omitempty"`
+
+	// Entrypoint is the service's new entrypoint (set_entrypoint).
+	Entrypoint []string `json:"entrypoint,omitempty"`
 }
 
 // Result is the outcome of one evaluation.

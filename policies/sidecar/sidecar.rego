@@ -6,11 +6,14 @@
 #   *-healthcheck) must share the app's network namespace to reach it on
 #   localhost, must be able to run its own keep-alive process, and should be
 #   a small, bounded, hardened container. Every rule tests is_sidecar first,
-#   so ordinary containers leave after one cheap check.
+#   so ordinary containers leave after one cheap check; HA011, which holds
+#   for any container with a healthcheck (a sidecar is the usual one), tests
+#   the healthcheck's form first instead.
 package hardened.rules.sidecar
 
 import data.hardened.lib.fix
 import data.hardened.lib.image
+import data.hardened.lib.process
 import data.hardened.lib.request
 import data.hardened.lib.sidecar
 import data.hardened.lib.text
@@ -95,6 +98,31 @@ warn contains violation.new(rego.metadata.rule(), msg, ha008_fix) if {
 	msg := sprintf(
 		"%s (image %s) is a healthcheck sidecar without a memory limit; give it %s.",
 		[request.subject, request.image_ref, fix.sidecar_memory],
+	)
+}
+
+# METADATA
+# title: Healthchecked container whose main process exits at once
+# description: |
+#   The container has a healthcheck, but its main process (the effective
+#   entrypoint + command: the request's merged with the image's, see
+#   hardened.lib.process) exits as soon as it starts: curl or wget making
+#   one request, or a program asked only for --help or --version. The
+#   healthcheck runs only while the container does, so it never passes, and
+#   services that wait for it (service_healthy) never start. The usual case
+#   is a curl sidecar without `entrypoint: ["sleep", "infinity"]`: the
+#   dhi.io/curl images run `curl --help` and stop.
+# custom:
+#   id: HA011
+#   severity: error
+#   locations: [[entrypoint], [command], [image]]
+deny contains violation.new(rego.metadata.rule(), msg, ha011_fix) if {
+	request.is_container_create
+	request.healthcheck_form in {"cmd", "shell"}
+	process.exits_at_once
+	msg := sprintf(
+		"%s (image %s) has a healthcheck, but its main process %s exits at once (%s): the container stops before the healthcheck runs, so it never turns healthy and whatever waits for it (service_healthy) never starts.",
+		[request.subject, request.image_ref, _argv_description, process.exit_reason],
 	)
 }
 
@@ -203,3 +231,68 @@ ha008_fix := fix.for_target(
 	sprintf("  %s:\n    deploy:\n      resources:\n        limits:\n          memory: 32M\n    # or: mem_limit: 32m", [_service]),
 	sprintf("docker run --memory 32m ... (on the running container: docker update --memory 32m --memory-swap 32m %s)", [_name]),
 )
+
+# How HA011 names the process: where it came from when the request did
+# not say.
+_argv_description := sprintf("%s (the image's entrypoint and command, as the catalog knows them)", [text.truncate(process.argv_text, 200)]) if {
+	process.argv_source == "catalog"
+} else := text.truncate(process.argv_text, 200)
+
+# The container only carries a healthcheck (a sidecar, or a probe tool as
+# its process), so keeping it alive with sleep is the fix; anything else
+# should run the program it is for.
+_ha011_keep_alive if sidecar.is_sidecar
+
+_ha011_keep_alive if sidecar.probes_endpoint
+
+_ha011_keep_alive if process.program in process.one_shot_programs
+
+# Switching the image is part of the fix when this one has no sleep.
+_ha011_image_note := sprintf(" %s has no sleep, so run it on %s, which has.", [request.image_ref, process.keep_alive_image]) if {
+	process.lacks_sleep
+} else := ""
+
+_ha011_image_line := sprintf("\n    image: %s", [process.keep_alive_image]) if {
+	process.lacks_sleep
+} else := ""
+
+_ha011_command_line := "\n    # and no command: (sleep infinity takes no other argument)" if {
+	count(request.command) > 0
+} else := ""
+
+ha011_fix := {"summary": sprintf(
+	"Keep the service alive with `sleep infinity` as its main process, so its healthcheck runs beside it: in the stack file set entrypoint: [\"sleep\", \"infinity\"] on it (docker service update --entrypoint \"sleep infinity\"%s).%s",
+	[_ha011_service_image, _ha011_image_note],
+)} if {
+	_ha011_keep_alive
+	request.is_swarm_service
+} else := object.union(
+	fix.for_target(
+		sprintf("Keep the container alive with `sleep infinity` as its main process, so its healthcheck runs beside it (%s exits at once).%s", [process.program, _ha011_image_note]),
+		sprintf("  %s:%s\n    entrypoint: [\"sleep\", \"infinity\"]%s", [_service, _ha011_image_line, _ha011_command_line]),
+		sprintf("docker run --entrypoint sleep <the same options> %s infinity", [process.keep_alive_image]),
+	),
+	_ha011_actions,
+) if {
+	_ha011_keep_alive
+} else := {"summary": sprintf(
+	"Run the program the container is for: %s only prints and exits, so give it the command that starts its service (without %s).",
+	[text.truncate(process.argv_text, 200), process.argv[1]],
+)}
+
+_ha011_service_image := sprintf(" --image %s", [process.keep_alive_image]) if {
+	process.lacks_sleep
+} else := ""
+
+# The edit `authz check --fix` applies (compose files only).
+_ha011_actions := {"actions": [object.union(
+	{"op": "set_entrypoint", "service": request.compose_service, "entrypoint": process.keep_alive},
+	_ha011_action_image,
+)]} if {
+	input.source == "compose"
+	request.is_compose
+} else := {}
+
+_ha011_action_image := {"image": process.keep_alive_image} if process.lacks_sleep
+
+else := {}

@@ -365,3 +365,98 @@ test_ha003_app_from_the_probed_port if {
 	w := _one(deny, "HA003") with input as run
 	contains(w.fix.docker_run, "--network container:api ")
 }
+
+# --- HA011 -------------------------------------------------------------------
+
+# The catalog entries of the dhi.io/curl tags, as hardened.lib.image.entry
+# gives them (the tests set the entry itself, whatever the catalog holds).
+_curl_dev := {"hardened": true, "shell": true, "entrypoint": ["curl"], "cmd": ["--help"], "programs": {"curl": true, "sleep": true}}
+
+_curl_runtime := {"hardened": true, "shell": false, "entrypoint": ["curl"], "cmd": ["--help"], "programs": {"curl": true, "sleep": false}}
+
+# The multi example's sidecar, as `authz check` sees it without a daemon:
+# no entrypoint, so the image's curl --help, known from the catalog.
+_exiting(tag) := object.union(
+	object.remove(seed_sidecar, ["image"]),
+	{
+		"source": "compose",
+		"image": object.union(fx.image("dhi.io/curl", tag), {"source": "catalog", "found": false}),
+		"container": {"image": sprintf("dhi.io/curl:%s", [tag]), "entrypoint": [], "command": []},
+	},
+)
+
+test_ha011_sidecar_without_keep_alive if {
+	d := deny with input as _exiting("8-debian13-dev") with data.hardened.lib.image.entry as _curl_dev
+	_rules(d) == {"HA011"}
+	v := _one(d, "HA011")
+	v.message == `HA011: service "app-health" (image dhi.io/curl:8-debian13-dev) has a healthcheck, but its main process ["curl", "--help"] (the image's entrypoint and command, as the catalog knows them) exits at once (curl --help only prints and exits): the container stops before the healthcheck runs, so it never turns healthy and whatever waits for it (service_healthy) never starts.`
+	v.locations == [["entrypoint"], ["command"], ["image"]]
+	v.fix.compose == "  app-health:\n    entrypoint: [\"sleep\", \"infinity\"]"
+	v.fix.actions == [{"op": "set_entrypoint", "service": "app-health", "entrypoint": ["sleep", "infinity"]}]
+	not v.fix.docker_run
+}
+
+test_ha011_runtime_image_without_sleep_switches_image if {
+	v := _one(deny, "HA011") with input as _exiting("8")
+		with data.hardened.lib.image.entry as _curl_runtime
+		with data.hardened.lib.image.sidecar_image as "dhi.io/curl:8-debian13-dev"
+	contains(v.fix.summary, "dhi.io/curl:8 has no sleep, so run it on dhi.io/curl:8-debian13-dev")
+	v.fix.compose == "  app-health:\n    image: dhi.io/curl:8-debian13-dev\n    entrypoint: [\"sleep\", \"infinity\"]"
+	v.fix.actions == [{"op": "set_entrypoint", "service": "app-health", "entrypoint": ["sleep", "infinity"], "image": "dhi.io/curl:8-debian13-dev"}]
+}
+
+test_ha011_curl_command_from_the_request if {
+	# An inspected image: argv is the merged one, a single curl request.
+	inp := _sc({"container": {"entrypoint": ["curl"], "command": ["-fsS", "http://localhost:3000/"]}})
+	v := _one(deny, "HA011") with input as inp
+	contains(v.message, `its main process ["curl", "-fsS", "http://localhost:3000/"] exits at once (curl makes one request and exits)`)
+	contains(v.fix.compose, "\n    # and no command: (sleep infinity takes no other argument)")
+
+	# The plugin's decision carries no edit.
+	not v.fix.actions
+}
+
+test_ha011_docker_run if {
+	inp := _run({"container": {"entrypoint": ["curl"], "command": ["--help"]}})
+	v := _one(deny, "HA011") with input as inp
+	v.fix.docker_run == "docker run --entrypoint sleep <the same options> dhi.io/curl:8-debian13-dev infinity"
+	not v.fix.compose
+}
+
+test_ha011_swarm_service if {
+	inp := object.union(_run({"container": {"name": "shop_web-health", "entrypoint": ["curl"], "command": ["--help"]}}), {
+		"action": "service.create",
+		"service": {"name": "shop_web-health", "stack": "shop"},
+	})
+	v := _one(deny, "HA011") with input as inp
+	contains(v.fix.summary, `in the stack file set entrypoint: ["sleep", "infinity"]`)
+	contains(v.fix.summary, `docker service update --entrypoint "sleep infinity")`)
+	not v.fix.compose
+	not v.fix.docker_run
+}
+
+test_ha011_app_asked_for_its_version if {
+	# Not a sidecar: the fix is its real command, not sleep.
+	inp := fx.with_hc(fx.create({"container": {"entrypoint": ["/app"], "command": ["--version"]}}), fx.hc_cmd(["/app", "-healthcheck"]))
+	v := _one(deny, "HA011") with input as inp
+	contains(v.message, `(app --version only prints and exits)`)
+	v.fix.summary == `Run the program the container is for: ["/app", "--version"] only prints and exits, so give it the command that starts its service (without --version).`
+	not v.fix.actions
+	not v.fix.compose
+}
+
+test_ha011_not_reported if {
+	# Keep-alive sidecars (the seed's solution).
+	not _one(deny, "HA011") with input as seed_sidecar
+	not _one(deny, "HA011") with input as object.union(_exiting("8-debian13-dev"), {"container": {"entrypoint": ["sleep", "infinity"]}}) with data.hardened.lib.image.entry as _curl_dev
+
+	# No healthcheck, or a disabled one: a one-shot curl job is fine.
+	not _one(deny, "HA011") with input as fx.with_hc(_exiting("8-debian13-dev"), {"form": "absent", "inherited": false, "test": [], "probe_url": ""}) with data.hardened.lib.image.entry as _curl_dev
+	not _one(deny, "HA011") with input as fx.with_hc(_exiting("8-debian13-dev"), {"form": "none", "inherited": false, "test": ["NONE"], "probe_url": ""}) with data.hardened.lib.image.entry as _curl_dev
+
+	# Unknown process: the catalog does not say.
+	not _one(deny, "HA011") with input as _exiting("8-debian13-dev") with data.hardened.lib.image.entry as {}
+
+	# A shell running the probe and then sleeping.
+	not _one(deny, "HA011") with input as _sc({"container": {"entrypoint": ["sh", "-c"], "command": ["sleep infinity"]}})
+}

@@ -8,11 +8,14 @@
 #   A healthcheck "runs" when the service has one (exec or shell form, its
 #   own or its image's) that can run in its image
 #   (hardened.lib.healthcheck, the facts HA001 and HA002 report) for that
-#   service's document.
+#   service's document. It can pass only if, besides, the service's main
+#   process stays up (hardened.lib.process, the fact HA011 reports): a
+#   container that exits at once never runs its healthcheck.
 package hardened.lib.project
 
 import data.hardened.lib.healthcheck
 import data.hardened.lib.image
+import data.hardened.lib.process
 
 # services: service name -> that service's input document.
 services := s if {
@@ -41,11 +44,22 @@ healthcheck_runs(doc) if {
 	not healthcheck.cannot_run with input as doc
 }
 
+# exits_at_once(doc): doc's main process exits as soon as it starts.
+exits_at_once(doc) if process.exits_at_once with input as doc
+
+# healthcheck_passes(doc): doc has a healthcheck that runs, in a container
+# that stays up long enough to run it.
+healthcheck_passes(doc) if {
+	healthcheck_runs(doc)
+	not exits_at_once(doc)
+}
+
 # healthcheck_state(doc): why a service's healthcheck does or does not run:
 # "none" (it has none), "disabled", "broken" (it cannot run in its image:
-# HA001 or HA002 reports it), "runs", or "unknown": it sets none, and its
-# image is neither inspected nor a catalog image, so the image may bring
-# its own HEALTHCHECK.
+# HA001 or HA002 reports it), "exits" (it could run, but the service's main
+# process exits at once: HA011 reports it), "runs", or "unknown": it sets
+# none, and its image is neither inspected nor a catalog image, so the
+# image may bring its own HEALTHCHECK.
 healthcheck_state(doc) := "unknown" if {
 	_form(doc) == "absent"
 	not _image_known(doc)
@@ -53,18 +67,30 @@ healthcheck_state(doc) := "unknown" if {
 	_form(doc) == "absent"
 } else := "disabled" if {
 	doc.container.healthcheck.form == "none"
+} else := "exits" if {
+	healthcheck_runs(doc)
+	exits_at_once(doc)
 } else := "runs" if {
 	healthcheck_runs(doc)
 } else := "broken"
 
 # sidecars_of(name): the services that share name's network namespace
-# (network_mode: "service:<name>") and have a healthcheck that runs: they
-# can stand in for name's own healthcheck.
+# (network_mode: "service:<name>") and have a healthcheck that can pass:
+# they can stand in for name's own healthcheck.
 sidecars_of(name) := {s |
 	some s, doc in services
 	doc.container.network.mode == "container"
 	doc.container.network.target == name
-	healthcheck_runs(doc)
+	healthcheck_passes(doc)
+}
+
+# dependents_by_condition(name): the services whose depends_on names name,
+# with the condition each waits for (service_started when none is given).
+dependents_by_condition(name) := {s: c |
+	some s, doc in services
+	dep := object.get(doc, ["container", "compose", "depends_on", name], null)
+	dep != null
+	c := object.get(dep, "condition", "service_started")
 }
 
 # dependents_of(name): the services whose depends_on names name, with any
