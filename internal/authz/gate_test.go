@@ -21,7 +21,7 @@ func TestOverloadedDecisionsAreDeniedWithinTheirDeadline(t *testing.T) {
 	}
 
 	start := time.Now()
-	res := a.AuthZReq(context.Background(), createCall(t, "app", composeApp("dhi.io/curl:8-debian13-dev", "CMD", "curl", "-f", "http://localhost:3000/health")))
+	res := a.AuthZReq(context.Background(), createCall(t, "app", curlSidecar()))
 	if elapsed := time.Since(start); elapsed > time.Second {
 		t.Errorf("an overloaded decision took %v with a 100ms deadline", elapsed)
 	}
@@ -43,7 +43,7 @@ func TestOverloadedDecisionsAreDeniedWithinTheirDeadline(t *testing.T) {
 	}
 
 	release()
-	if res := a.AuthZReq(context.Background(), createCall(t, "app", composeApp("dhi.io/curl:8-debian13-dev", "CMD", "curl", "-f", "http://localhost:3000/health"))); !res.Allow {
+	if res := a.AuthZReq(context.Background(), createCall(t, "app", curlSidecar())); !res.Allow {
 		t.Fatalf("with a free slot the create is decided again, got %q", res.Msg)
 	}
 }
@@ -55,4 +55,13 @@ func TestNilGateLetsEveryEvaluationIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	release()
+}
+
+// curlSidecar is a create of the curl sidecar image with its keep-alive
+// and a healthcheck that runs, probing another service by name (no
+// network namespace to share): allowed when decided.
+func curlSidecar() map[string]any {
+	c := composeApp("dhi.io/curl:8-debian13-dev", "CMD", "curl", "-f", "http://api:3000/health")
+	c["Entrypoint"] = []string{"sleep", "infinity"}
+	return c
 }

@@ -44,16 +44,23 @@ func storedContainer(image string, test ...string) startreq.Container {
 	}
 }
 
+// keptAlive gives c the sidecar's keep-alive entrypoint: the curl image
+// alone runs curl --help and exits (HA011).
+func keptAlive(c startreq.Container) startreq.Container {
+	c.Request.Config.Entrypoint = []string{"sleep", "infinity"}
+	return c
+}
+
 // A start is decided as the create dockerd stored: a container created
 // while the plugin was off, or retagged since, is checked before it runs.
 func TestStartsAreDecidedFromTheStoredContainer(t *testing.T) {
 	a := newAuthorizer(t, nil)
 	a.Started = stored{
-		"web":  storedContainer("dhi.io/node:25", "CMD", "curl", "-f", "http://localhost:3000/health"),
-		"fine": storedContainer("dhi.io/curl:8-debian13-dev", "CMD", "curl", "-f", "http://localhost:3000/health"),
+		"web":  storedContainer("dhi.io/node:24", "CMD", "curl", "-f", "http://localhost:3000/health"),
+		"fine": keptAlive(storedContainer("dhi.io/curl:8-debian13-dev", "CMD", "curl", "-f", "http://api:3000/health")),
 	}
 	res := a.AuthZReq(context.Background(), startCall("web"))
-	if res.Allow || !strings.HasPrefix(res.Msg, "HA002") || !strings.Contains(res.Msg, `container "web"`) || !strings.Contains(res.Msg, "dhi.io/node:25") {
+	if res.Allow || !strings.HasPrefix(res.Msg, "HA002") || !strings.Contains(res.Msg, `container "web"`) || !strings.Contains(res.Msg, "dhi.io/node:24") {
 		t.Fatalf("want HA002 on the stored container, got allow=%v %q", res.Allow, res.Msg)
 	}
 	if res := a.AuthZReq(context.Background(), startCall("fine")); !res.Allow {
@@ -94,17 +101,17 @@ func TestStartReusesTheCreatesDecision(t *testing.T) {
 	curl.Source, curl.Found, curl.ID = imagefacts.SourceDaemon, true, "sha256:"+strings.Repeat("a", 64)
 	a := newAuthorizer(t, namesOnly{"dhi.io/curl:8-debian13-dev": curl})
 	id := strings.Repeat("c", 64)
-	web := storedContainer("dhi.io/curl:8-debian13-dev", "CMD", "curl", "-f", "http://localhost:3000/health")
+	web := keptAlive(storedContainer("dhi.io/curl:8-debian13-dev", "CMD", "curl", "-f", "http://api:3000/health"))
 	web.ID, web.ImageID = id, curl.ID
-	raced := storedContainer("dhi.io/node:25", "CMD", "curl", "-f", "http://localhost:3000/health")
+	raced := storedContainer("dhi.io/node:24", "CMD", "curl", "-f", "http://localhost:3000/health")
 	raced.ID, raced.ImageID = id, "sha256:"+strings.Repeat("b", 64)
 	ctx := context.Background()
 	startRoute := route.Parse("POST", "/v1.41/containers/web/start")
 
 	created := func() {
 		t.Helper()
-		call := createCall(t, "web", map[string]any{"Image": "dhi.io/curl:8-debian13-dev",
-			"Healthcheck": map[string]any{"Test": []string{"CMD", "curl", "-f", "http://localhost:3000/health"}}})
+		call := createCall(t, "web", map[string]any{"Image": "dhi.io/curl:8-debian13-dev", "Entrypoint": []string{"sleep", "infinity"},
+			"Healthcheck": map[string]any{"Test": []string{"CMD", "curl", "-f", "http://api:3000/health"}}})
 		if res := a.AuthZReq(ctx, call); !res.Allow {
 			t.Fatalf("create denied: %s", res.Msg)
 		}
