@@ -85,13 +85,13 @@ func TestComposeCurlHealthcheckOnHardenedNodeIsDeniedWithTheSidecarFix(t *testin
 
 func TestDockerRunShellHealthcheck(t *testing.T) {
 	a := newAuthorizer(t, nil)
-	body := map[string]any{"Image": "dhi.io/node:25", "Healthcheck": map[string]any{"Test": []string{"CMD-SHELL", "curl -f http://localhost:3000/"}}}
+	body := map[string]any{"Image": "dhi.io/node:24", "Healthcheck": map[string]any{"Test": []string{"CMD-SHELL", "curl -f http://localhost:3000/"}}}
 	res := a.AuthZReq(context.Background(), createCall(t, "web", body))
 	if res.Allow || !strings.Contains(res.Msg, "HA001") || !strings.Contains(res.Msg, "--network container:web") {
 		t.Fatalf("want HA001 with docker run flags, got allow=%v:\n%s", res.Allow, res.Msg)
 	}
 	// The same check in an image with a shell is fine.
-	body["Image"] = "dhi.io/node:25-dev"
+	body["Image"] = "dhi.io/node:24-dev"
 	body["Healthcheck"] = map[string]any{"Test": []string{"CMD-SHELL", "node -e 'process.exit(0)'"}}
 	if res := a.AuthZReq(context.Background(), createCall(t, "web", body)); !res.Allow {
 		t.Fatalf("denied a shell healthcheck in a -dev image:\n%s", res.Msg)
@@ -154,7 +154,7 @@ func TestBadCreateBodiesAreDenied(t *testing.T) {
 
 func TestOtherRequestsTakeTheFastPath(t *testing.T) {
 	a := newAuthorizer(t, nil)
-	for _, uri := range []string{"/_ping", "/v1.41/containers/json?all=1", "/v1.41/containers/abc/start", "/v1.41/images/dhi.io/node:25/json"} {
+	for _, uri := range []string{"/_ping", "/v1.41/containers/json?all=1", "/v1.41/containers/abc/start", "/v1.41/images/dhi.io/node:24/json"} {
 		if res := a.AuthZReq(context.Background(), authorization.Request{RequestMethod: "GET", RequestURI: uri}); !res.Allow {
 			t.Errorf("%s denied: %s", uri, res.Msg)
 		}

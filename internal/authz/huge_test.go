@@ -20,9 +20,9 @@ func TestHugeCreatesStayBounded(t *testing.T) {
 		argv = append(argv, "-H", "x")
 	}
 	for name, body := range map[string]map[string]any{
-		"long shell command": {"Image": "dhi.io/node:25-dev", "Healthcheck": map[string]any{"Test": []string{"CMD-SHELL", strings.Repeat("curl http://localhost/ && ", 100000)}}},
-		"long argv":          {"Image": "dhi.io/node:25", "Healthcheck": map[string]any{"Test": argv}},
-		"many labels":        {"Image": "dhi.io/node:25", "Labels": labels, "Healthcheck": map[string]any{"Test": []string{"CMD", "curl", "http://localhost:3000/" + strings.Repeat("a", 1<<20)}}},
+		"long shell command": {"Image": "dhi.io/node:24-dev", "Healthcheck": map[string]any{"Test": []string{"CMD-SHELL", strings.Repeat("curl http://localhost/ && ", 100000)}}},
+		"long argv":          {"Image": "dhi.io/node:24", "Healthcheck": map[string]any{"Test": argv}},
+		"many labels":        {"Image": "dhi.io/node:24", "Labels": labels, "Healthcheck": map[string]any{"Test": []string{"CMD", "curl", "http://localhost:3000/" + strings.Repeat("a", 1<<20)}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			res := a.AuthZReq(context.Background(), createCall(t, "big", body))

@@ -36,7 +36,7 @@ var (
 func TestIndexFactsDecide(t *testing.T) {
 	found := imagefacts.Named("acme/api:1.4")
 	found.Source, found.Found, found.ID = imagefacts.SourceDaemon, true, "sha256:"+strings.Repeat("1", 64)
-	node := imagefacts.Named("dhi.io/node:25")
+	node := imagefacts.Named("dhi.io/node:24")
 	node.Source, node.Found, node.ID = imagefacts.SourceDaemon, true, "sha256:"+strings.Repeat("3", 64)
 	appOnly := files(map[string]imageindex.Entry{"/app": exe})
 	optCurl := files(map[string]imageindex.Entry{"/opt/tools/bin": dir, "/opt/tools/bin/curl": exe})
@@ -54,10 +54,10 @@ func TestIndexFactsDecide(t *testing.T) {
 		{"curl on the image's PATH", staticIndex{ix: optCurl}, shell("CMD", "curl", "-f", "http://localhost:3000/"), ""},
 		{"no index: a healthcheck is never allowed unchecked", staticIndex{err: errors.New("still being scanned")}, shell("CMD-SHELL", "true"), RuleFactsMissing},
 		{"no index: no healthcheck, nothing to check", staticIndex{err: errors.New("still being scanned")}, map[string]any{"Image": "acme/api:1.4"}, ""},
-		{"no index: the catalog's verdict stands", staticIndex{err: errors.New("scan failed")}, map[string]any{"Image": "dhi.io/node:25", "Healthcheck": map[string]any{"Test": []string{"CMD-SHELL", "true"}}}, "HA001"},
+		{"no index: the catalog's verdict stands", staticIndex{err: errors.New("scan failed")}, map[string]any{"Image": "dhi.io/node:24", "Healthcheck": map[string]any{"Test": []string{"CMD-SHELL", "true"}}}, "HA001"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			a := newAuthorizer(t, namesOnly{"acme/api:1.4": found, "dhi.io/node:25": node})
+			a := newAuthorizer(t, namesOnly{"acme/api:1.4": found, "dhi.io/node:24": node})
 			a.Images.Index = tt.index
 			res := a.AuthZReq(context.Background(), createCall(t, "api", tt.body))
 			if tt.deny == "" && !res.Allow {
@@ -79,9 +79,9 @@ func (w warmRecorder) Warm(id string)          { w.warmed <- id }
 func (w warmRecorder) WarmAll(context.Context) { w.warmed <- "all" }
 
 func TestPullsAndLoadsWarmTheIndex(t *testing.T) {
-	pulled := imagefacts.Named("dhi.io/node:25")
+	pulled := imagefacts.Named("dhi.io/node:24")
 	pulled.Found, pulled.ID = true, "sha256:"+strings.Repeat("2", 64)
-	a := newAuthorizer(t, namesOnly{"dhi.io/node:25": pulled})
+	a := newAuthorizer(t, namesOnly{"dhi.io/node:24": pulled})
 	w := warmRecorder{warmed: make(chan string, 4)}
 	a.Warmer = w
 	for _, tt := range []struct {
@@ -89,10 +89,10 @@ func TestPullsAndLoadsWarmTheIndex(t *testing.T) {
 		status int
 		want   string
 	}{
-		{"/v1.41/images/create?fromImage=dhi.io%2Fnode&tag=25", 200, pulled.ID},
+		{"/v1.41/images/create?fromImage=dhi.io%2Fnode&tag=24", 200, pulled.ID},
 		{"/v1.41/images/create?fromSrc=-&repo=acme%2Fapi", 200, "all"},
 		{"/v1.41/images/load?quiet=1", 200, "all"},
-		{"/v1.41/images/create?fromImage=dhi.io%2Fnode&tag=25", 500, ""},
+		{"/v1.41/images/create?fromImage=dhi.io%2Fnode&tag=24", 500, ""},
 		{"/v1.41/containers/create", 201, ""},
 	} {
 		res := a.AuthZRes(context.Background(), authorization.Request{RequestMethod: "POST", RequestURI: tt.uri, ResponseStatusCode: tt.status})

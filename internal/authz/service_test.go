@@ -20,8 +20,8 @@ func serviceCall(uri, body string) authorization.Request {
 }
 
 // What `docker service create --name web --health-cmd 'curl -f
-// http://localhost:8080/' dhi.io/node:25` sends.
-const serviceCurlOnNode = `{"Name":"web","Labels":{},"TaskTemplate":{"ContainerSpec":{"Image":"dhi.io/node:25","Init":false,
+// http://localhost:8080/' dhi.io/node:24` sends.
+const serviceCurlOnNode = `{"Name":"web","Labels":{},"TaskTemplate":{"ContainerSpec":{"Image":"dhi.io/node:24","Init":false,
 	"Healthcheck":{"Test":["CMD-SHELL","curl -f http://localhost:8080/"]},"DNSConfig":{},"Isolation":"default"},
 	"Resources":{"Limits":{},"Reservations":{}},"RestartPolicy":{"Condition":"any","MaxAttempts":0},"Placement":{},"ForceUpdate":0,"Runtime":"container"},
 	"Mode":{"Replicated":{"Replicas":1}},"EndpointSpec":{"Mode":"vip"}}`

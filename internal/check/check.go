@@ -5,6 +5,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
+
+	"github.com/distribution/reference"
 
 	"github.com/hardened-authz/hardened-authz/internal/compose"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
@@ -64,9 +67,46 @@ func (c *Checker) Check(ctx context.Context, p *compose.Project) ([]Finding, err
 		for _, v := range append(res.Deny, res.Warn...) {
 			findings = append(findings, newFinding(p, name, doc, v))
 		}
+		if ref := p.Model.Services[name].Image; unreadableReference(ref) {
+			findings = append(findings, newFinding(p, name, doc, referenceWarning(ref)))
+		}
 	}
 	Sort(findings)
 	return findings, nil
+}
+
+// RuleUnreadableReference is the ID of the warning `authz check` gives for
+// an image reference it cannot parse (a placeholder such as
+// "dhi.io/node:<tag>"): no policy can say anything of such an image, so
+// without the warning a broken healthcheck would pass unnoticed.
+const RuleUnreadableReference = "HA000"
+
+// unreadableReference reports whether ref names an image in a way nothing
+// can look up: not a reference (repository[:tag][@digest]) and not an
+// image ID. A service without an image (build only) has nothing to read.
+func unreadableReference(ref string) bool {
+	if ref == "" {
+		return false
+	}
+	if _, err := reference.ParseNormalizedNamed(ref); err == nil {
+		return false
+	}
+	hex := strings.TrimPrefix(ref, "sha256:")
+	return len(hex) != 64 || strings.Trim(hex, "0123456789abcdef") != ""
+}
+
+// referenceWarning is the finding for an unreadable reference, located
+// at the service's image key.
+func referenceWarning(ref string) policy.Violation {
+	return policy.Violation{
+		Rule:     RuleUnreadableReference,
+		Severity: SeverityWarning,
+		Title:    "Image reference not understood",
+		Message: fmt.Sprintf("HA000: image %q is not an image reference (repository[:tag][@digest]), so neither the catalog nor a daemon can say what it contains and no healthcheck rule can check it; "+
+			"docker would refuse it too. Replace a placeholder such as <tag> with a real tag.", ref),
+		Fix:       policy.Fix{Summary: "Write the image as repository[:tag][@digest], e.g. dhi.io/node:24."},
+		Locations: [][]string{{"image"}},
+	}
 }
 
 // newFinding locates a violation on a service: at the first of the

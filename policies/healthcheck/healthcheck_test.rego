@@ -48,8 +48,8 @@ test_ha002_unnamed_container if {
 }
 
 test_ha002_runtime_tag if {
-	v := _one(deny, "HA002") with input as _on(fx.compose_create, "dhi.io/node", "25")
-	contains(v.message, "(image dhi.io/node:25)")
+	v := _one(deny, "HA002") with input as _on(fx.compose_create, "dhi.io/node", "24")
+	contains(v.message, "(image dhi.io/node:24)")
 }
 
 test_ha002_absolute_path if {
@@ -59,7 +59,7 @@ test_ha002_absolute_path if {
 }
 
 test_ha002_wget if {
-	inp := fx.with_hc(fx.compose_create, fx.hc_cmd(["wget", "-q", "--spider", fx.url]))
+	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24-debian13-sfw-ent-dev"), fx.hc_cmd(["wget", "-q", "--spider", fx.url]))
 	v := _one(deny, "HA002") with input as inp
 	contains(v.message, `runs "wget"`)
 	contains(v.fix.compose, `test: ["CMD", "curl", "-f", "http://localhost:3000/health"]`)
@@ -76,8 +76,8 @@ test_ha002_inherited_healthcheck if {
 }
 
 test_ha002_mirror_on_docker_hub if {
-	v := _one(deny, "HA002") with input as _on(fx.compose_create, "docker.io/acme/dhi-node", "25")
-	contains(v.message, "(image acme/dhi-node:25)")
+	v := _one(deny, "HA002") with input as _on(fx.compose_create, "docker.io/acme/dhi-node", "24")
+	contains(v.message, "(image acme/dhi-node:24)")
 }
 
 test_ha002_chainguard_and_distroless if {
@@ -135,7 +135,7 @@ test_ha002_allowed_curl_in_dhi_curl if {
 
 test_ha002_allowed_unknown_image if {
 	count(deny) == 0 with input as _on(fx.compose_create, "docker.io/library/node", "25")
-	count(deny) == 0 with input as _on(fx.compose_create, "dhi.io/node", "")
+	count(deny) == 0 with input as _on(fx.compose_create, "dhi.io/gitea", "")
 }
 
 test_ha002_allowed_unknown_program if {
@@ -144,7 +144,7 @@ test_ha002_allowed_unknown_program if {
 }
 
 test_ha002_allowed_interpreter_probe if {
-	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), fx.hc_cmd(["node", "-e", "process.exit(0)"]))
+	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24"), fx.hc_cmd(["node", "-e", "process.exit(0)"]))
 	count(deny) == 0 with input as inp
 }
 
@@ -155,10 +155,10 @@ test_ha002_sleep_in_runtime_curl if {
 }
 
 test_ha002_exec_sh_on_runtime_image if {
-	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), fx.hc_cmd(["sh", "-c", "curl -f http://localhost:3000/health"]))
+	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24"), fx.hc_cmd(["sh", "-c", "curl -f http://localhost:3000/health"]))
 	v := _one(deny, "HA002") with input as inp
 	contains(v.message, `runs "sh"`)
-	count(deny) == 0 with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25-dev"), fx.hc_cmd(["sh", "-c", "true"]))
+	count(deny) == 0 with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24-dev"), fx.hc_cmd(["sh", "-c", "true"]))
 }
 
 test_ha002_not_for_other_actions if {
@@ -170,35 +170,35 @@ test_ha002_not_for_other_actions if {
 # ---------------------------------------------------------------------------
 
 test_ha001_compose if {
-	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), fx.hc_shell_curl)
+	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24"), fx.hc_shell_curl)
 	d := deny with input as inp
 	_rules(d) == {"HA001"}
 	v := _one(d, "HA001")
 	v.severity == "error"
 	v.title == "CMD-SHELL healthcheck in an image without a shell"
-	v.message == `HA001: service "app" (image dhi.io/node:25): the healthcheck is CMD-SHELL ("curl -f http://localhost:3000/health || exit 1"), and this image has no shell (/bin/sh); it would stay unhealthy forever.`
+	v.message == `HA001: service "app" (image dhi.io/node:24): the healthcheck is CMD-SHELL ("curl -f http://localhost:3000/health || exit 1"), and this image has no shell (/bin/sh); it would stay unhealthy forever.`
 	contains(v.fix.compose, `      test: ["CMD", "curl", "-f", "http://localhost:3000/health"]`)
 	not contains(v.fix.compose, "interval:")
 	contains(v.fix.alternative, `"node", "-e"`)
 }
 
 test_ha001_docker_run if {
-	inp := fx.with_hc(_on(fx.run_create, "dhi.io/node", "25"), fx.hc_shell_curl)
+	inp := fx.with_hc(_on(fx.run_create, "dhi.io/node", "24"), fx.hc_shell_curl)
 	v := _one(deny, "HA001") with input as inp
-	startswith(v.message, `HA001: container "web" (image dhi.io/node:25): the healthcheck is CMD-SHELL`)
+	startswith(v.message, `HA001: container "web" (image dhi.io/node:24): the healthcheck is CMD-SHELL`)
 	endswith(v.fix.docker_run, `--memory 32m --health-cmd "curl -f http://localhost:3000/health" --entrypoint sleep dhi.io/curl:8-debian13-dev infinity`)
 	contains(v.fix.alternative, "HEALTHCHECK CMD [\"node\", \"-e\"")
 }
 
 test_ha001_inherited if {
 	hc := object.union(fx.hc_shell_curl, {"inherited": true})
-	v := _one(deny, "HA001") with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), hc)
+	v := _one(deny, "HA001") with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24"), hc)
 	contains(v.message, "the healthcheck inherited from the image is CMD-SHELL")
 	contains(v.fix.compose, "healthcheck: {disable: true}")
 }
 
 test_ha001_allowed_on_dev_image if {
-	count(deny) == 0 with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25-dev"), fx.hc_shell("node -e 'process.exit(0)'"))
+	count(deny) == 0 with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24-dev"), fx.hc_shell("node -e 'process.exit(0)'"))
 	count(deny) == 0 with input as fx.with_hc(_on(fx.compose_create, "dhi.io/curl", "8-debian13-dev"), fx.hc_shell_curl)
 	count(deny) == 0 with input as fx.with_hc(_on(fx.compose_create, "cgr.dev/chainguard/node", "latest-dev"), fx.hc_shell("true"))
 }
@@ -215,7 +215,7 @@ test_ha001_label_overrides_catalog if {
 	_rules(deny) == {"HA001"} with input as no_shell_label
 
 	shell_label := object.union(
-		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), fx.hc_shell_curl),
+		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24"), fx.hc_shell_curl),
 		{"image": {"labels": {"com.docker.dhi.shell": "/bin/bash"}}},
 	)
 
@@ -225,7 +225,7 @@ test_ha001_label_overrides_catalog if {
 
 test_ha001_shell_found_overrides_everything if {
 	inp := object.union(
-		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), fx.hc_shell_curl),
+		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24"), fx.hc_shell_curl),
 		{"image": {"labels": {"com.docker.dhi.shell": ""}, "shell_found": true}},
 	)
 	_rules(deny) == {"HA002"} with input as inp
@@ -245,18 +245,18 @@ test_ha001_custom_shell if {
 	_rules(deny) == {"HA002"} with input as fx.with_hc(_on(fx.compose_create, "gcr.io/distroless/base-debian12", "debug"), busybox)
 
 	bash := object.union(fx.hc_shell_curl, {"program": "/bin/bash", "shell": ["/bin/bash", "-c"]})
-	v := _one(deny, "HA001") with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25-alpine3.22-dev"), bash)
+	v := _one(deny, "HA001") with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24-alpine3.22-dev"), bash)
 	contains(v.message, "this image has no shell (/bin/bash)")
 }
 
 test_ha001_generic_fix_without_url if {
-	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/postgres", "17"), fx.hc_shell("pg_isready -U postgres"))
+	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/redis", "8"), fx.hc_shell("pg_isready -U postgres"))
 	v := _one(deny, "HA001") with input as inp
 	contains(v.message, `is CMD-SHELL ("pg_isready -U postgres")`)
 	object.keys(v.fix) == {"summary"}
 	startswith(v.fix.summary, `This image has no shell: rewrite the healthcheck in exec form, ["CMD", "<program>", "<arg>"]`)
 
-	r := _one(deny, "HA001") with input as fx.with_hc(_on(fx.run_create, "dhi.io/postgres", "17"), fx.hc_shell("pg_isready -U postgres"))
+	r := _one(deny, "HA001") with input as fx.with_hc(_on(fx.run_create, "dhi.io/redis", "8"), fx.hc_shell("pg_isready -U postgres"))
 	contains(r.fix.docker_run, "HEALTHCHECK CMD [\"<program>\", \"<arg>\"]")
 }
 
@@ -270,7 +270,7 @@ test_ha001_entrypoint_script_means_shell if {
 
 test_ha001_long_command_is_truncated if {
 	cmd := concat(" ", ["curl -f", fx.url, concat("", [x | some _ in numbers.range(1, 3000); x := "z"])])
-	v := _one(deny, "HA001") with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), fx.hc_shell(cmd))
+	v := _one(deny, "HA001") with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24"), fx.hc_shell(cmd))
 	count(v.message) < 300
 	contains(v.message, "…")
 }
@@ -281,10 +281,10 @@ test_ha001_long_command_is_truncated if {
 
 test_no_rule_for_none_or_absent if {
 	none := {"form": "none", "inherited": false, "test": ["NONE"], "program": "", "args": [], "probe_url": ""}
-	count(deny) == 0 with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), none)
+	count(deny) == 0 with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24"), none)
 	absent := {"form": "absent", "inherited": false, "test": [], "program": "", "args": [], "probe_url": ""}
-	count(deny) == 0 with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), absent)
-	count(deny) == 0 with input as object.remove(_on(fx.compose_create, "dhi.io/node", "25"), ["container"])
+	count(deny) == 0 with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24"), absent)
+	count(deny) == 0 with input as object.remove(_on(fx.compose_create, "dhi.io/node", "24"), ["container"])
 }
 
 test_suggested_sidecar_passes_the_rules if {
@@ -329,17 +329,17 @@ test_messages_stay_under_4k if {
 # ---------------------------------------------------------------------------
 
 test_ha002_shell_form_on_dev_image if {
-	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25-dev"), fx.hc_shell_curl)
+	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24-dev"), fx.hc_shell_curl)
 	_rules(deny) == {"HA002"} with input as inp
 	v := _one(deny, "HA002") with input as inp
-	v.message == `HA002: service "app" (image dhi.io/node:25-dev): the healthcheck is CMD-SHELL ("curl -f http://localhost:3000/health || exit 1") and runs "curl", which this image does not contain; it would stay unhealthy forever.`
+	v.message == `HA002: service "app" (image dhi.io/node:24-dev): the healthcheck is CMD-SHELL ("curl -f http://localhost:3000/health || exit 1") and runs "curl", which this image does not contain; it would stay unhealthy forever.`
 	contains(v.fix.compose, `network_mode: "service:app"`)
 	contains(v.fix.compose, `test: ["CMD", "curl", "-f", "http://localhost:3000/health"]`)
 }
 
 test_ha002_shell_form_names_the_missing_command if {
 	inp := fx.with_hc(
-		_on(fx.run_create, "dhi.io/node", "25-dev"),
+		_on(fx.run_create, "dhi.io/node", "24-dev"),
 		object.union(fx.hc_shell("node probe.js && wget -q http://localhost:3000/"), {"commands": ["node", "wget"]}),
 	)
 	v := _one(deny, "HA002") with input as inp
@@ -352,12 +352,12 @@ test_ha002_shell_form_program_present if {
 
 test_ha002_shell_form_unknown_image_or_program if {
 	count(deny) == 0 with input as fx.with_hc(_on(fx.compose_create, "docker.io/library/nginx", "1"), fx.hc_shell_curl)
-	count(deny) == 0 with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25-dev"), fx.hc_shell("pg_isready -U postgres"))
+	count(deny) == 0 with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24-dev"), fx.hc_shell("pg_isready -U postgres"))
 }
 
 test_ha002_shell_form_not_reported_without_a_shell if {
 	# No shell at all: HA001 says it; HA002 would only repeat the cause.
-	_rules(deny) == {"HA001"} with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), fx.hc_shell_curl)
+	_rules(deny) == {"HA001"} with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24"), fx.hc_shell_curl)
 }
 
 # ---------------------------------------------------------------------------
@@ -367,12 +367,12 @@ test_ha002_shell_form_not_reported_without_a_shell if {
 test_ha009_no_program if {
 	# On the runtime image, where a shell or curl would be missing too:
 	# only HA009, which is about the test itself.
-	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), fx.hc_invalid(["CMD"], "no_program"))
+	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24"), fx.hc_invalid(["CMD"], "no_program"))
 	_rules(deny) == {"HA009"} with input as inp
 	v := _one(deny, "HA009") with input as inp
 	v.severity == "error"
 	v.title == "Healthcheck dockerd cannot run"
-	v.message == `HA009: service "app" (image dhi.io/node:25): the healthcheck is ["CMD"], an exec test with no program to run: dockerd before 29.5 panics at its first probe and exits, and restarting it (without live-restore) stops every container on the host; later versions fail every probe.`
+	v.message == `HA009: service "app" (image dhi.io/node:24): the healthcheck is ["CMD"], an exec test with no program to run: dockerd before 29.5 panics at its first probe and exits, and restarting it (without live-restore) stops every container on the host; later versions fail every probe.`
 	v.fix.summary == `Name the program the exec test runs, ["CMD", "<program>", "<arg>"], with a program the image contains; or turn the healthcheck off (healthcheck: {disable: true}).`
 	v.fix.compose == "  app:\n    healthcheck:\n      test: [\"CMD\", \"<program>\", \"<arg>\"]\n      # or, for no healthcheck at all: disable: true"
 	not v.fix.docker_run
@@ -396,7 +396,7 @@ test_ha009_empty_program if {
 test_ha009_no_command_not_ha001 if {
 	# ["CMD-SHELL"] on an image without a shell: the missing command, not
 	# the missing shell (HA001 would quote an "empty command").
-	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), fx.hc_invalid(["CMD-SHELL"], "no_command"))
+	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24"), fx.hc_invalid(["CMD-SHELL"], "no_command"))
 	_rules(deny) == {"HA009"} with input as inp
 	v := _one(deny, "HA009") with input as inp
 	contains(v.message, `the healthcheck is ["CMD-SHELL"], a shell test with no command`)
@@ -405,7 +405,7 @@ test_ha009_no_command_not_ha001 if {
 }
 
 test_ha009_empty_command if {
-	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25-dev"), fx.hc_invalid(["CMD-SHELL", ""], "empty_command"))
+	inp := fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24-dev"), fx.hc_invalid(["CMD-SHELL", ""], "empty_command"))
 	v := _one(deny, "HA009") with input as inp
 	contains(v.message, "exits 0, so the container would report healthy without anything being checked")
 }
@@ -451,8 +451,8 @@ test_ha009_not_for_tests_that_run if {
 test_truncated_command_on_image_without_shell if {
 	# A command too long to parse: no commands, but HA001 needs none.
 	hc := object.union(fx.hc_shell_curl, {"commands": [], "truncated": true})
-	_rules(deny) == {"HA001"} with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), hc)
-	count(deny) == 0 with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25-dev"), object.union(hc, {"probe_url": ""}))
+	_rules(deny) == {"HA001"} with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24"), hc)
+	count(deny) == 0 with input as fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24-dev"), object.union(hc, {"probe_url": ""}))
 }
 
 # ---------------------------------------------------------------------------
@@ -467,12 +467,12 @@ test_rules_report_what_cannot_run if {
 		fx.compose_create,
 		fx.run_create,
 		_on(fx.compose_create, "dhi.io/curl", "8"),
-		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), fx.hc_shell_curl),
-		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25-dev"), fx.hc_shell_curl),
-		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25-dev"), fx.hc_shell("pg_isready -U postgres")),
-		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), {"form": "none", "inherited": false, "test": ["NONE"], "probe_url": ""}),
+		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24"), fx.hc_shell_curl),
+		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24-dev"), fx.hc_shell_curl),
+		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24-dev"), fx.hc_shell("pg_isready -U postgres")),
+		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24"), {"form": "none", "inherited": false, "test": ["NONE"], "probe_url": ""}),
 		fx.with_hc(_on(fx.compose_create, "docker.io/library/nginx", "1"), fx.hc_shell_curl),
-		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "25"), fx.hc_invalid(["CMD"], "no_program")),
+		fx.with_hc(_on(fx.compose_create, "dhi.io/node", "24"), fx.hc_invalid(["CMD"], "no_program")),
 		fx.with_hc(_on(fx.compose_create, "dhi.io/curl", "8-debian13-dev"), fx.hc_invalid(["curl"], "unknown_type")),
 	] {
 		_agree(inp)

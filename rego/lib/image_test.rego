@@ -13,44 +13,50 @@ _fam(repo, tg) := f if {
 }
 
 # ---------------------------------------------------------------------------
-# Catalog matching
+# Catalog matching, on the shipped catalog (policies/catalog): the
+# generated facts of the vendors' definitions and the overrides. The lookup
+# mechanics on a small catalog are in image_catalog_test.rego.
 # ---------------------------------------------------------------------------
 
 test_catalog_dhi_families if {
-	_fam("dhi.io/node", "25-debian13-sfw-ent-dev") == "dhi-node-dev"
-	_fam("dhi.io/node", "25-dev") == "dhi-node-dev"
-	_fam("dhi.io/node", "25") == "dhi-node"
-	_fam("dhi.io/node", "25-debian13") == "dhi-node"
-	_fam("dhi.io/node", "25-alpine3.22-dev") == "dhi-node-alpine-dev"
-	_fam("dhi.io/python", "3.13-debian13-dev") == "dhi-python-dev"
+	# tags the definitions name
+	_fam("dhi.io/node", "24-debian13-sfw-ent-dev") == "dhi-node-dev"
+	_fam("dhi.io/node", "24-dev") == "dhi-node-dev"
+	_fam("dhi.io/node", "24") == "dhi-node"
+	_fam("dhi.io/node", "24-alpine3.22-dev") == "dhi-node-dev"
 	_fam("dhi.io/python", "3.13") == "dhi-python"
 	_fam("dhi.io/curl", "8-debian13-dev") == "dhi-curl-dev"
 	_fam("dhi.io/curl", "8") == "dhi-curl"
-	_fam("dhi.io/redis", "8-debian13-dev") == "dhi-dev"
-	_fam("dhi.io/redis", "8.2-alpine3.22-dev") == "dhi-alpine-dev"
-	_fam("dhi.io/redis", "8") == "dhi"
-	_fam("dhi.io/busybox", "1") == "dhi-shell-images"
+
+	# a tag no definition names: the facts common to the dev variants, or
+	# to all variants (no variant then)
+	_fam("dhi.io/node", "25-dev") == "dhi-node-dev"
+	_fam("dhi.io/node", "25") == "dhi-node"
+	_fam("dhi.io/busybox", "1") == "dhi-busybox"
 }
 
 test_catalog_dhi_mirror_on_docker_hub if {
-	_fam("docker.io/acme/dhi-node", "25") == "dhi-node"
-	_fam("docker.io/acme/dhi-node", "25-dev") == "dhi-node-dev"
+	_fam("docker.io/acme/dhi-node", "24") == "dhi-node"
+	_fam("docker.io/acme/dhi-node", "24-dev") == "dhi-node-dev"
 	_fam("docker.io/acme/dhi-curl", "8") == "dhi-curl"
-	_fam("docker.io/acme/dhi-redis", "8") == "dhi"
-}
-
-test_catalog_dev_tag_with_dots if {
-	_fam("dhi.io/postgres", "17.6-debian13-dev") == "dhi-dev"
-	_fam("dhi.io/postgres", "17.6") == "dhi"
+	shell_fact == false with input as _on("docker.io/acme/dhi-node", "24")
 }
 
 test_catalog_chainguard if {
 	_fam("cgr.dev/chainguard/node", "latest") == "chainguard-node"
 	_fam("cgr.dev/chainguard/node", "latest-dev") == "chainguard-node-dev"
-	_fam("cgr.dev/chainguard/nginx", "latest") == "chainguard"
-	_fam("cgr.dev/chainguard/nginx", "latest-dev") == "chainguard-dev"
+	_fam("cgr.dev/chainguard/nginx", "latest") == "chainguard-nginx"
 	_fam("cgr.dev/chainguard/curl", "latest") == "chainguard-curl"
-	_fam("cgr.dev/chainguard/wolfi-base", "latest") == "chainguard-shell-images"
+	_fam("cgr.dev/chainguard/wolfi-base", "latest") == "chainguard-wolfi-base"
+}
+
+test_catalog_chainguard_docker_hub_and_private_org if {
+	_fam("docker.io/chainguard/nginx", "latest") == "chainguard-nginx"
+	_fam("cgr.dev/acme.com/nginx", "latest-dev") == "chainguard-nginx-dev"
+	catalog_repository == "cgr.dev/chainguard/nginx" with input as _on("docker.io/chainguard/nginx", "latest")
+	catalog_repository == "cgr.dev/chainguard/nginx" with input as _on("cgr.dev/acme.com/nginx", "latest")
+	repository == "cgr.dev/acme.com/nginx" with input as _on("cgr.dev/acme.com/nginx", "latest")
+	program_missing("curl") with input as _on("docker.io/chainguard/nginx", "latest")
 }
 
 test_catalog_distroless if {
@@ -59,6 +65,14 @@ test_catalog_distroless if {
 	_fam("gcr.io/distroless/base-debian12", "debug-nonroot") == "distroless-debug"
 	_fam("gcr.io/distroless/nodejs22-debian12", "latest") == "distroless-nodejs"
 	_fam("gcr.io/distroless/python3-debian12", "debug") == "distroless-python3-debug"
+}
+
+test_catalog_dotnet_chiseled if {
+	_fam("mcr.microsoft.com/dotnet/aspnet", "8.0-noble-chiseled") == "dotnet-chiseled"
+	_fam("mcr.microsoft.com/dotnet/runtime", "8.0-jammy-chiseled-extra") == "dotnet-chiseled"
+	no_shell with input as _on("mcr.microsoft.com/dotnet/aspnet", "8.0-noble-chiseled")
+	program_missing("curl") with input as _on("mcr.microsoft.com/dotnet/aspnet", "8.0-noble-chiseled")
+	_fam("mcr.microsoft.com/dotnet/aspnet", "8.0") == ""
 }
 
 test_catalog_unknown_images if {
@@ -75,17 +89,26 @@ test_catalog_unknown_images if {
 test_catalog_star_does_not_cross_slash if {
 	_fam("dhi.io/acme/node", "25") == ""
 	_fam("docker.io/a/b/dhi-node", "25") == ""
+	_fam("docker.io/chainguard/a/nginx", "latest") == ""
+	_fam("cgr.dev/a/b/nginx", "latest") == ""
 }
 
-test_catalog_unknown_tag_matches_only_tagless_entries if {
-	# dhi.io/node@sha256:... : dev or runtime is unknown.
-	_fam("dhi.io/node", "") == ""
-	_fam("dhi.io/busybox", "") == "dhi-shell-images"
+test_catalog_digest_only_gets_the_facts_of_every_variant if {
+	# dhi.io/node@sha256:...: no variant, but no variant has curl
+	e := catalog_entry("dhi.io/node", "")
+	not e.variant
+	e.programs.curl == false
+	e.programs.node == true
+	not e.shell
+
+	# no variant of cgr.dev/chainguard/nginx has curl
+	catalog_entry("cgr.dev/chainguard/nginx", "").programs.curl == false
+	program_missing("curl") with input as _on("cgr.dev/chainguard/nginx", "")
 }
 
 test_catalog_mirror_keeps_input_repository if {
 	_fam("docker.io/acme/dhi-curl", "8-dev") == "dhi-curl-dev"
-	_fam("docker.io/acme/dhi-busybox", "") == "dhi-shell-images"
+	_fam("docker.io/acme/dhi-busybox", "") == "dhi-busybox"
 	_fam("ghcr.io/acme/dhi-node", "25") == ""
 	repository == "docker.io/acme/dhi-node" with input as _on("docker.io/acme/dhi-node", "25")
 	catalog_repository == "dhi.io/node" with input as _on("docker.io/acme/dhi-node", "25")
@@ -98,58 +121,10 @@ test_canonical_repository if {
 	canonical_repository("docker.io/a/b/dhi-node") == "docker.io/a/b/dhi-node"
 	canonical_repository("ghcr.io/acme/dhi-node") == "ghcr.io/acme/dhi-node"
 	canonical_repository("dhi.io/node") == "dhi.io/node"
-}
-
-test_catalog_first_tag_match_wins_within_a_key if {
-	cat := {"images": {"dhi.io/node": [
-		{"family": "first", "tag": "*", "shell": true},
-		{"family": "second", "tag": "*", "shell": false},
-	]}}
-	_fam("dhi.io/node", "25") == "first" with data.catalog as cat
-	shell_fact with input as _on("dhi.io/node", "25") with data.catalog as cat
-}
-
-test_catalog_exact_key_before_prefix_key if {
-	cat := {"images": {
-		"dhi.io/*": [{"family": "generic", "tag": "*"}],
-		"dhi.io/node": [{"family": "node", "tag": "*"}],
-	}}
-	_fam("dhi.io/node", "25") == "node" with data.catalog as cat
-	_fam("dhi.io/redis", "8") == "generic" with data.catalog as cat
-}
-
-test_catalog_exact_key_falls_through_to_prefix_key if {
-	cat := {"images": {
-		"dhi.io/*": [{"family": "generic-dev", "tag": "*-dev"}, {"family": "generic"}],
-		"dhi.io/node": [{"family": "node-22", "tag": "22*"}],
-	}}
-	_fam("dhi.io/node", "22-dev") == "node-22" with data.catalog as cat
-	_fam("dhi.io/node", "25-dev") == "generic-dev" with data.catalog as cat
-	_fam("dhi.io/node", "25") == "generic" with data.catalog as cat
-	_fam("dhi.io/node", "") == "generic" with data.catalog as cat
-}
-
-test_catalog_longest_prefix_key_wins if {
-	cat := {"images": {
-		"gcr.io/distroless/*": [{"family": "short"}],
-		"gcr.io/distroless/nodejs*": [{"family": "long", "tag": "*"}],
-	}}
-	_keys("gcr.io/distroless/nodejs22-debian12") == ["gcr.io/distroless/nodejs*", "gcr.io/distroless/*"] with data.catalog as cat
-	_fam("gcr.io/distroless/nodejs22-debian12", "latest") == "long" with data.catalog as cat
-	_fam("gcr.io/distroless/nodejs", "latest") == "long" with data.catalog as cat
-
-	# the longer key has no entry for an unknown tag: the shorter one decides
-	_fam("gcr.io/distroless/nodejs22-debian12", "") == "short" with data.catalog as cat
-	_fam("gcr.io/distroless/static-debian12", "latest") == "short" with data.catalog as cat
-}
-
-test_catalog_prefix_key_star_does_not_cross_slash if {
-	_keys("gcr.io/distroless/nodejs/x") == []
-	_keys("dhi.io/acme/node") == []
-	_keys("dhi.io/node") == ["dhi.io/*"]
-	_fam("gcr.io/distroless/nodejs/x", "latest") == ""
-	_fam("cgr.dev/chainguard/node/x", "latest") == ""
-	_fam("cgr.dev/chainguard", "latest") == ""
+	canonical_repository("docker.io/chainguard/node") == "cgr.dev/chainguard/node"
+	canonical_repository("cgr.dev/acme/node") == "cgr.dev/chainguard/node"
+	canonical_repository("cgr.dev/chainguard/node") == "cgr.dev/chainguard/node"
+	canonical_repository("ghcr.io/chainguard/node") == "ghcr.io/chainguard/node"
 }
 
 test_catalog_entry if {
@@ -158,26 +133,49 @@ test_catalog_entry if {
 	catalog_entry("docker.io/acme/dhi-curl", "8").family == "dhi-curl"
 	catalog_entry("gcr.io/distroless/python3-debian12", "nonroot").family == "distroless-python3"
 	not catalog_entry("docker.io/library/nginx", "latest")
-	not catalog_entry("dhi.io/node", "")
+
+	# the configuration the definitions give, for the process rules
+	catalog_entry("dhi.io/curl", "8").entrypoint == ["curl"]
+	catalog_entry("dhi.io/curl", "8").cmd == ["--help"]
+	catalog_entry("cgr.dev/chainguard/nginx", "latest").entrypoint == ["/usr/sbin/nginx"]
+	catalog_entry("dhi.io/node", "24").entrypoint == []
+	catalog_entry("dhi.io/node", "24").cmd == ["node"]
 }
 
-test_catalog_list_format_is_ignored if {
-	# the former format (an ordered array) is not read: the image is unknown
-	cat := {"images": [{"family": "old", "repositories": ["dhi.io/*"]}]}
-	not entry with input as _on("dhi.io/node", "25") with data.catalog as cat
-	not catalog_entry("dhi.io/node", "25") with data.catalog as cat
+test_catalog_override_wins_over_generated if {
+	# generated: bash, no dash; /bin/sh unknown. The override says a shell.
+	e := catalog_entry("dhi.io/curl", "8-debian13-dev")
+	e.shell == true
+	e.programs.sh == true
+	e.programs.curl == true
+	e.programs.sleep == true
+	e.entrypoint == ["curl"]
+	e.source == "dhi"
+	not e.basis
+	catalog_lookup.match.override.layer == "overrides" with input as _on("dhi.io/curl", "8-debian13-dev")
+	catalog_lookup.match.how == "tag" with input as _on("dhi.io/curl", "8-debian13-dev")
 }
 
-test_catalog_missing_means_unknown if {
-	inp := _on("dhi.io/node", "25")
-	not entry with input as inp with data.catalog as {}
-	has_shell with input as inp with data.catalog as {}
-	not program_missing("curl") with input as inp with data.catalog as {}
+_how(repo, tg) := h if {
+	l := catalog_lookup with input as _on(repo, tg)
+	h := l.match.how
+}
+
+test_catalog_lookup_says_how if {
+	l := catalog_lookup with input as _on("dhi.io/node", "24")
+	l.match == {"key": "dhi.io/node", "how": "tag", "tag": "24"}
+	l.source.repository == "https://github.com/docker-hardened-images/catalog"
+	count(l.source.commit) == 40
+	_how("dhi.io/node", "99-dev") == "dev"
+	_how("dhi.io/node", "99") == "all"
+	_how("dhi.io/node", "") == "all"
+	not catalog_lookup with input as _on("docker.io/library/nginx", "latest")
 }
 
 test_sidecar_image if {
 	sidecar_image == "dhi.io/curl:8-debian13-dev"
 	sidecar_image == "registry.local/curl:8-dev" with data.catalog.sidecar_image as "registry.local/curl:8-dev"
+	sidecar_image == "registry.local/curl:9-dev" with data.catalog.local.sidecar_image as "registry.local/curl:9-dev"
 	sidecar_image == "dhi.io/curl:8-debian13-dev" with data.catalog as {}
 }
 
@@ -196,17 +194,22 @@ test_is_hardened if {
 # ---------------------------------------------------------------------------
 
 test_shell_from_catalog if {
-	no_shell with input as _on("dhi.io/node", "25")
-	not has_shell with input as _on("dhi.io/node", "25")
-	has_shell with input as _on("dhi.io/node", "25-dev")
-	shell_fact == true with input as _on("dhi.io/node", "25-dev")
+	no_shell with input as _on("dhi.io/node", "24")
+	not has_shell with input as _on("dhi.io/node", "24")
+
+	# bash but no dash: /bin/sh is unknown, so assumed present
+	has_shell with input as _on("dhi.io/node", "24-dev")
+	not shell_fact with input as _on("dhi.io/node", "24-dev")
 	no_shell with input as _on("dhi.io/curl", "8")
 	has_shell with input as _on("dhi.io/curl", "8-debian13-dev")
-	no_shell with input as _on("cgr.dev/chainguard/node", "latest")
-	has_shell with input as _on("cgr.dev/chainguard/node", "latest-dev")
+
+	# Chainguard's node ships busybox even in its runtime variant
+	shell_fact == true with input as _on("cgr.dev/chainguard/node", "latest")
+	no_shell with input as _on("cgr.dev/chainguard/nginx", "latest")
+	shell_fact == true with input as _on("cgr.dev/chainguard/nginx", "latest-dev")
 	no_shell with input as _on("gcr.io/distroless/static-debian12", "latest")
 	no_shell with input as _on("gcr.io/distroless/base-debian12", "debug")
-	shell_source == "catalog" with input as _on("dhi.io/node", "25")
+	shell_source == "catalog" with input as _on("dhi.io/node", "24")
 }
 
 test_shell_unknown_image_is_assumed_present if {
@@ -220,25 +223,25 @@ test_shell_unknown_image_is_assumed_present if {
 _labelled(repo, tg, lbls) := fx.with_image(fx.compose_create, object.union(fx.image(repo, tg), {"labels": lbls}))
 
 test_shell_label_empty_means_no_shell if {
-	# Overrides the catalog (-dev has a shell) and covers unknown images.
-	no_shell with input as _labelled("dhi.io/node", "25-dev", {"com.docker.dhi.shell": ""})
+	# Overrides the catalog and covers unknown images.
+	no_shell with input as _labelled("dhi.io/node", "24-dev", {"com.docker.dhi.shell": ""})
 	no_shell with input as _labelled("docker.io/acme/app", "1", {"com.docker.dhi.shell": ""})
 	shell_source == "label" with input as _labelled("docker.io/acme/app", "1", {"com.docker.dhi.shell": ""})
 }
 
 test_shell_label_non_empty_means_shell if {
-	has_shell with input as _labelled("dhi.io/node", "25", {"com.docker.dhi.shell": "/bin/bash"})
-	shell_fact == true with input as _labelled("dhi.io/node", "25", {"com.docker.dhi.shell": "bash"})
+	has_shell with input as _labelled("dhi.io/node", "24", {"com.docker.dhi.shell": "/bin/bash"})
+	shell_fact == true with input as _labelled("dhi.io/node", "24", {"com.docker.dhi.shell": "bash"})
 }
 
 test_shell_found_wins_over_label_and_catalog if {
 	inp := object.union(
-		_labelled("dhi.io/node", "25-dev", {"com.docker.dhi.shell": "/bin/bash"}),
+		_labelled("dhi.io/node", "24-dev", {"com.docker.dhi.shell": "/bin/bash"}),
 		{"image": {"shell_found": false}},
 	)
 	no_shell with input as inp
 	shell_source == "index" with input as inp
-	has_shell with input as object.union(_on("dhi.io/node", "25"), {"image": {"shell_found": true}})
+	has_shell with input as object.union(_on("dhi.io/node", "24"), {"image": {"shell_found": true}})
 }
 
 test_shell_from_entrypoint_script if {
@@ -246,7 +249,7 @@ test_shell_from_entrypoint_script if {
 	has_shell with input as inp
 	shell_source == "entrypoint" with input as inp
 	has_shell with input as object.union(_on("dhi.io/postgres", "17"), {"container": {"entrypoint": ["/bin/bash", "-c", "x"]}})
-	no_shell with input as object.union(_on("dhi.io/node", "25"), {"container": {"entrypoint": ["node"], "command": ["server.js"]}})
+	no_shell with input as object.union(_on("dhi.io/node", "24"), {"container": {"entrypoint": ["node"], "command": ["server.js"]}})
 }
 
 # ---------------------------------------------------------------------------
@@ -254,15 +257,16 @@ test_shell_from_entrypoint_script if {
 # ---------------------------------------------------------------------------
 
 test_program_curl_missing_from_dhi_node if {
+	program_missing("curl") with input as _on("dhi.io/node", "24-debian13-sfw-ent-dev")
 	program_missing("curl") with input as _on("dhi.io/node", "25-debian13-sfw-ent-dev")
-	program_missing("curl") with input as _on("dhi.io/node", "25")
-	program_missing("wget") with input as _on("dhi.io/node", "25-dev")
-	program_fact("curl") == false with input as _on("dhi.io/node", "25")
-	program_source("curl") == "catalog" with input as _on("dhi.io/node", "25")
+	program_missing("curl") with input as _on("dhi.io/node", "24")
+	program_missing("wget") with input as _on("dhi.io/node", "24-dev")
+	program_fact("curl") == false with input as _on("dhi.io/node", "24")
+	program_source("curl") == "catalog" with input as _on("dhi.io/node", "24")
 }
 
 test_program_absolute_path_uses_basename if {
-	program_missing("/usr/bin/curl") with input as _on("dhi.io/node", "25-dev")
+	program_missing("/usr/bin/curl") with input as _on("dhi.io/node", "24-dev")
 	not program_missing("/usr/bin/curl") with input as _on("dhi.io/curl", "8")
 }
 
@@ -275,8 +279,8 @@ test_program_curl_present_in_dhi_curl if {
 }
 
 test_program_coreutils if {
-	has_program("sleep") with input as _on("dhi.io/node", "25-dev")
-	program_missing("sleep") with input as _on("dhi.io/node", "25")
+	has_program("sleep") with input as _on("dhi.io/node", "24-dev")
+	program_missing("sleep") with input as _on("dhi.io/node", "24")
 	program_missing("cat") with input as _on("dhi.io/redis", "8")
 	program_missing("tail") with input as _on("gcr.io/distroless/static-debian12", "latest")
 	has_program("sleep") with input as _on("gcr.io/distroless/base-debian12", "debug")
@@ -289,17 +293,17 @@ test_program_unknown_is_present if {
 	has_program("curl") with input as _on("docker.io/library/nginx", "latest")
 
 	# alpine -dev: busybox may have wget
-	has_program("wget") with input as _on("dhi.io/node", "25-alpine3.22-dev")
-	program_missing("curl") with input as _on("dhi.io/node", "25-alpine3.22-dev")
+	has_program("wget") with input as _on("dhi.io/node", "24-alpine3.22-dev")
+	program_missing("curl") with input as _on("dhi.io/node", "24-alpine3.22-dev")
 }
 
 test_program_shells_follow_shell_fact if {
-	program_missing("sh") with input as _on("dhi.io/node", "25")
-	program_missing("/bin/bash") with input as _on("dhi.io/node", "25")
-	has_program("bash") with input as _on("dhi.io/node", "25-dev")
-	program_missing("bash") with input as _on("dhi.io/node", "25-alpine3.22-dev")
-	program_source("sh") == "shell" with input as _on("dhi.io/node", "25")
-	has_program("sh") with input as _labelled("dhi.io/node", "25", {"com.docker.dhi.shell": "/bin/sh"})
+	program_missing("sh") with input as _on("dhi.io/node", "24")
+	program_missing("/bin/bash") with input as _on("dhi.io/node", "24")
+	has_program("bash") with input as _on("dhi.io/node", "24-dev")
+	program_missing("bash") with input as _on("dhi.io/node", "24-alpine3.22-dev")
+	program_source("sh") == "shell" with input as _on("dhi.io/node", "24")
+	has_program("sh") with input as _labelled("dhi.io/node", "24", {"com.docker.dhi.shell": "/bin/sh"})
 }
 
 test_program_distroless_debug_busybox if {
@@ -312,7 +316,7 @@ test_program_distroless_debug_busybox if {
 }
 
 test_program_scan_wins if {
-	found := object.union(_on("dhi.io/node", "25"), {"image": {"programs": {"curl": {"found": true, "path": "/usr/local/bin/curl"}}}})
+	found := object.union(_on("dhi.io/node", "24"), {"image": {"programs": {"curl": {"found": true, "path": "/usr/local/bin/curl"}}}})
 	has_program("curl") with input as found
 	program_source("curl") == "index" with input as found
 
@@ -331,12 +335,12 @@ test_program_run_by_container_is_present if {
 }
 
 test_fact_and_source_come_from_one_chain if {
-	shell == {"value": false, "source": "catalog"} with input as _on("dhi.io/node", "25")
-	shell == {"value": false, "source": "label"} with input as _labelled("dhi.io/node", "25-dev", {"com.docker.dhi.shell": ""})
+	shell == {"value": false, "source": "catalog"} with input as _on("dhi.io/node", "24")
+	shell == {"value": false, "source": "label"} with input as _labelled("dhi.io/node", "24-dev", {"com.docker.dhi.shell": ""})
 	shell == {"source": "unknown"} with input as _on("docker.io/library/nginx", "latest")
-	program("curl") == {"value": false, "source": "catalog"} with input as _on("dhi.io/node", "25")
+	program("curl") == {"value": false, "source": "catalog"} with input as _on("dhi.io/node", "24")
 	program("pg_isready") == {"source": "unknown"} with input as _on("dhi.io/postgres", "17")
-	program("/bin/sh") == {"value": false, "source": "shell"} with input as _on("dhi.io/node", "25")
+	program("/bin/sh") == {"value": false, "source": "shell"} with input as _on("dhi.io/node", "24")
 
 	# the container's own program: program says present, image_program asks the image
 	inp := object.union(_on("dhi.io/curl", "8"), {"container": {"entrypoint": ["sleep", "infinity"]}})
@@ -372,8 +376,8 @@ test_interpreter_kind if {
 }
 
 test_interpreter_from_catalog if {
-	interpreter == "node" with input as _on("dhi.io/node", "25")
-	interpreter == "python3" with input as _on("dhi.io/python", "3.13-dev")
+	interpreter == "node" with input as _on("dhi.io/node", "24")
+	interpreter == "python3" with input as _on("dhi.io/python", "3.13-debian13-dev")
 	interpreter == "node" with input as _on("cgr.dev/chainguard/node", "latest")
 	interpreter == "/nodejs/bin/node" with input as _on("gcr.io/distroless/nodejs22-debian12", "nonroot")
 	not interpreter with input as _on("dhi.io/redis", "8")
@@ -400,7 +404,7 @@ test_interpreter_from_scan if {
 
 test_interpreter_scan_can_veto_catalog if {
 	not interpreter with input as object.union(
-		_on("dhi.io/node", "25"),
+		_on("dhi.io/node", "24"),
 		{"image": {"programs": {"node": {"found": false, "path": ""}}}},
 	)
 }
@@ -409,13 +413,13 @@ test_interpreter_scan_can_veto_catalog if {
 # decoy `Cmd: ["curl"]` is no evidence that the image has curl, nor a
 # decoy `Cmd: ["sh"]` that it has a shell.
 test_decoy_command_is_no_evidence if {
-	decoy_curl := object.union(_on("dhi.io/node", "25"), {"container": {"entrypoint": ["node"], "command": ["curl"]}})
+	decoy_curl := object.union(_on("dhi.io/node", "24"), {"container": {"entrypoint": ["node"], "command": ["curl"]}})
 	program_missing("curl") with input as decoy_curl
 	program_source("curl") == "catalog" with input as decoy_curl
-	decoy_sh := object.union(_on("dhi.io/node", "25"), {"container": {"entrypoint": ["node"], "command": ["sh"]}})
+	decoy_sh := object.union(_on("dhi.io/node", "24"), {"container": {"entrypoint": ["node"], "command": ["sh"]}})
 	no_shell with input as decoy_sh
 
 	# Without an entrypoint the command is the process: it does run.
-	runs_curl := object.union(_on("dhi.io/node", "25"), {"container": {"entrypoint": [], "command": ["curl", "-V"]}})
+	runs_curl := object.union(_on("dhi.io/node", "24"), {"container": {"entrypoint": [], "command": ["curl", "-V"]}})
 	program_source("curl") == "entrypoint" with input as runs_curl
 }
