@@ -95,20 +95,6 @@ func requireComposeV2(t *testing.T) *dockerComposeCLI {
 	return composeCLI
 }
 
-// composePluginDirs are where the docker CLI looks for its plugins, the
-// user's first.
-func composePluginDirs() []string {
-	var dirs []string
-	if d := os.Getenv("DOCKER_CONFIG"); d != "" {
-		dirs = append(dirs, filepath.Join(d, "cli-plugins"))
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		dirs = append(dirs, filepath.Join(h, ".docker", "cli-plugins"))
-	}
-	return append(dirs, "/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
-		"/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins")
-}
-
 func newDockerComposeCLI() (*dockerComposeCLI, error) {
 	if _, err := exec.LookPath("docker"); err != nil {
 		return nil, fmt.Errorf("no docker CLI: %w", err)
@@ -118,26 +104,16 @@ func newDockerComposeCLI() (*dockerComposeCLI, error) {
 	if err != nil || !strings.HasPrefix(strings.TrimPrefix(version, "v"), "2.") {
 		return nil, fmt.Errorf("`docker compose version` says %q (%v), want v2", version, err)
 	}
-	plugin := ""
-	for _, d := range composePluginDirs() {
-		p := filepath.Join(d, "docker-compose")
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			plugin = p
-			break
-		}
-	}
-	if plugin == "" {
-		return nil, fmt.Errorf("docker compose %s answers, but no docker-compose plugin is in %s", version, strings.Join(composePluginDirs(), ", "))
+	plugin, err := findComposePlugin()
+	if err != nil {
+		return nil, fmt.Errorf("docker compose %s answers, but: %w", version, err)
 	}
 	home, err := os.MkdirTemp("", "compose-config-home-")
 	if err != nil {
 		return nil, err
 	}
 	c := &dockerComposeCLI{home: home, configDir: filepath.Join(home, ".docker")}
-	if err := os.MkdirAll(filepath.Join(c.configDir, "cli-plugins"), 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.Symlink(plugin, filepath.Join(c.configDir, "cli-plugins", "docker-compose")); err != nil {
+	if err := linkComposePlugin(c.configDir, plugin); err != nil {
 		return nil, err
 	}
 	// The same plugin must answer in the controlled environment.

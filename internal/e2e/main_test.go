@@ -142,7 +142,16 @@ func newProjectAt(t *testing.T, prefix, file string) Project {
 	return p
 }
 
-// Compose runs docker-compose on the project against the private daemon.
+// ComposeV2 runs docker compose (v2, the docker CLI plugin) on the project
+// against the private daemon.
+func (p Project) ComposeV2(t *testing.T, timeout time.Duration, args ...string) Result {
+	t.Helper()
+	res := suite.Docker.Run(timeout, "docker", append([]string{"compose", "-p", p.Name, "-f", p.File}, args...)...)
+	t.Logf("%s\n", res)
+	return res
+}
+
+// Compose runs docker-compose (1.29) on the project against the private daemon.
 func (p Project) Compose(t *testing.T, timeout time.Duration, args ...string) Result {
 	t.Helper()
 	res := suite.Docker.Run(timeout, "docker-compose", append([]string{"-p", p.Name, "-f", p.File}, args...)...)

@@ -39,9 +39,9 @@ func multiProject(t *testing.T) string {
 	return writeCompose(t, s)
 }
 
-// TestComposeMultiIsDeniedThenFixed brings up the seed's multiple services
-// pattern. The sidecars have no keep-alive, so the plugin refuses their
-// creates with HA011 and the fix `sleep infinity`; `authz check` reports
+// TestComposeMultiIsDeniedThenFixed brings up, with docker compose v2, the
+// seed's multiple services pattern. The sidecars have no keep-alive, so the
+// plugin refuses their creates with HA011 and the fix `sleep infinity`; `authz check` reports
 // the same (and HA005 on the service waiting for them). After
 // `authz check --fix` the file comes up through the plugin, both sidecars
 // turn healthy, and the service waiting for them starts.
@@ -64,14 +64,14 @@ func TestComposeMultiIsDeniedThenFixed(t *testing.T) {
 		}
 	}
 
-	// docker-compose up: the first sidecar's create is refused.
+	// docker compose up: the first sidecar's create is refused.
 	p := newProjectAt(t, "multi", file)
 	offset := suite.Plugin.LogSize()
-	up := p.Compose(t, 2*time.Minute, "up", "-d")
+	up := p.ComposeV2(t, 2*time.Minute, "up", "-d")
 	if up.OK() {
-		t.Fatalf("docker-compose up succeeded; the plugin should have denied the sidecars with HA011:\n%s", up)
+		t.Fatalf("docker compose up succeeded; the plugin should have denied the sidecars with HA011:\n%s", up)
 	}
-	requireContains(t, "docker-compose output", up.Out,
+	requireContains(t, "docker compose output", up.Out,
 		"HA011", "authorization denied by plugin "+suite.PluginName,
 		`"curl", "--help"`, `entrypoint: ["sleep", "infinity"]`)
 	requireDecisionOn(t, offset, ImageCurlDev, false, "HA011", "")
@@ -80,8 +80,8 @@ func TestComposeMultiIsDeniedThenFixed(t *testing.T) {
 	if strings.TrimSpace(ps.Out) != "" {
 		t.Fatalf("the service waiting for the sidecars was created:\n%s", ps)
 	}
-	if down := p.Compose(t, 90*time.Second, "down", "--timeout", "2"); !down.OK() {
-		t.Fatalf("docker-compose down failed:\n%s", down)
+	if down := p.ComposeV2(t, 90*time.Second, "down", "--timeout", "2"); !down.OK() {
+		t.Fatalf("docker compose down failed:\n%s", down)
 	}
 
 	// --fix sets the keep-alive; the result checks clean of errors.
@@ -101,8 +101,8 @@ func TestComposeMultiIsDeniedThenFixed(t *testing.T) {
 	// default interval, 30 s, after their start).
 	offset = suite.Plugin.LogSize()
 	upStart := time.Now()
-	if res := p.Compose(t, 150*time.Second, "up", "-d"); !res.OK() {
-		t.Fatalf("docker-compose up of the fixed multi example failed:\n%s", res)
+	if res := p.ComposeV2(t, 150*time.Second, "up", "-d"); !res.OK() {
+		t.Fatalf("docker compose up of the fixed multi example failed:\n%s", res)
 	}
 	t.Logf("the fixed multi example came up %s after up", time.Since(upStart).Round(time.Second))
 	requireCorrectSidecarDecisions(t, offset, map[string]int{ImageNodeDev: 3, ImageCurlDev: 2})

@@ -199,6 +199,13 @@ func (s *Suite) setup() error {
 	logf("dockerd ready on %s in %s (plugin %s)", s.Daemon.Socket, time.Since(start).Round(time.Millisecond), s.PluginName)
 
 	s.Docker = dockerRunner(s.Dir, s.Daemon.Host())
+	plugin, err := findComposePlugin()
+	if err != nil {
+		return err
+	}
+	if err := linkComposePlugin(filepath.Join(s.Dir, "docker-config"), plugin); err != nil {
+		return err
+	}
 
 	start = time.Now()
 	if err := s.importImages(filepath.Join(s.Dir, "images"), appBin); err != nil {
@@ -399,7 +406,7 @@ func teardown(st suiteState) error {
 	return errors.Join(errs...)
 }
 
-// dockerRunner runs docker and docker-compose against the daemon at host
+// dockerRunner runs docker, docker compose (v2) and docker-compose (1.29) against the daemon at host
 // only, with a CLI configuration of the suite's own (under dir): no contexts,
 // credential helpers, TLS settings or compose defaults of whoever runs the
 // suite.
@@ -491,6 +498,9 @@ func checkPrerequisites() error {
 	}
 	if _, err := os.Stat("/usr/bin/curl"); err != nil {
 		missing = append(missing, "/usr/bin/curl")
+	}
+	if _, err := findComposePlugin(); err != nil {
+		missing = append(missing, "docker compose v2 (.ci/compose-v2.sh builds and installs it)")
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("missing prerequisites: %s (on Debian: apt-get install -y docker.io docker-compose busybox-static curl; run as root)", strings.Join(missing, ", "))
