@@ -23,16 +23,11 @@ func (f *file) setEntrypoint(a policy.Action) ([]edit, func(any) error, string) 
 	if a.Service == "" || len(a.Entrypoint) == 0 {
 		return nil, nil, "the action is incomplete: it needs a service and an entrypoint"
 	}
-	_, sk, sv, reason := f.service(a.Service)
+	b, reason := f.serviceBlock(a.Service)
 	if reason != "" {
 		return nil, nil, reason
 	}
-	svcLine, svcInd, _ := f.lineStart(sk)
-	svcEnd := f.blockEnd(svcLine, svcInd, sv)
-	_, childInd, ok := f.lineStart(sv.Content[0])
-	if !ok || childInd <= svcInd || sv.Content[0].Line-1 <= svcLine {
-		return nil, nil, fmt.Sprintf("the settings of service %q are not laid out one per line; edit the file by hand", a.Service)
-	}
+	sv, svcEnd, childInd := b.val, b.end, b.childIndent
 
 	var (
 		edits []edit

@@ -218,6 +218,34 @@ func lookup(m *yaml.Node, key string) *yaml.Node {
 
 func isFlow(n *yaml.Node) bool { return n.Style&yaml.FlowStyle != 0 }
 
+// serviceBlock is a service found by (*file).serviceBlock, with the lines
+// an edit of it needs.
+type serviceBlock struct {
+	svcs, key, val *yaml.Node // services, the service's key and its mapping
+	line, indent   int        // the line (0-based) and indentation of its key
+	end            int        // the last line of its block
+	childIndent    int        // the indentation of its settings
+}
+
+// serviceBlock finds services.<name> as service does, and the lines of its
+// block: its settings must be laid out one per line below its key, so that
+// lines can be inserted among them with the file's own indentation.
+func (f *file) serviceBlock(name string) (serviceBlock, string) {
+	svcs, key, val, reason := f.service(name)
+	if reason != "" {
+		return serviceBlock{}, reason
+	}
+	b := serviceBlock{svcs: svcs, key: key, val: val}
+	b.line, b.indent, _ = f.lineStart(key)
+	b.end = f.blockEnd(b.line, b.indent, val)
+	_, child, ok := f.lineStart(val.Content[0])
+	if !ok || child <= b.indent || val.Content[0].Line-1 <= b.line {
+		return serviceBlock{}, fmt.Sprintf("the settings of service %q are not laid out one per line; edit the file by hand", name)
+	}
+	b.childIndent = child
+	return b, ""
+}
+
 // service finds services.<name> as a block mapping this package can edit,
 // or says why not.
 func (f *file) service(name string) (svcs, key, val *yaml.Node, reason string) {

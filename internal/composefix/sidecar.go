@@ -36,18 +36,14 @@ func (f *file) addSidecar(a policy.Action) ([]edit, func(any) error, string) {
 	case a.Name == a.Service:
 		return nil, nil, fmt.Sprintf("the sidecar cannot be named like its service %q", a.Service)
 	}
-	svcs, sk, sv, reason := f.service(a.Service)
+	b, reason := f.serviceBlock(a.Service)
 	if reason != "" {
 		return nil, nil, reason
 	}
-	svcLine, svcInd, _ := f.lineStart(sk)
-	svcEnd := f.blockEnd(svcLine, svcInd, sv)
+	svcs, sv := b.svcs, b.val
+	svcLine, svcInd, svcEnd, childInd := b.line, b.indent, b.end, b.childIndent
 	// The sidecar is written with the file's own indentation: its key like
 	// the app's, its settings like the app's settings.
-	_, childInd, ok := f.lineStart(sv.Content[0])
-	if !ok || childInd <= svcInd || sv.Content[0].Line-1 <= svcLine {
-		return nil, nil, fmt.Sprintf("the settings of service %q are not laid out one per line; edit the file by hand", a.Service)
-	}
 	unit := childInd - svcInd
 
 	sidecarDone := false
