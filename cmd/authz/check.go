@@ -40,6 +40,7 @@ type checkOptions struct {
 	fix         bool
 	diff        bool
 	target      string
+	enforcement enforcementOptions
 }
 
 // checkTargetKinds are the values of --target: how the project will be
@@ -75,7 +76,10 @@ Image facts come from the local Docker daemon when --docker-host is given
 or the default daemon answers and has the image (its files are indexed);
 otherwise from the name and the catalog. Each finding says which.
 
-Exit status: 0 no errors (warnings allowed), 1 at least one error,
+--mode warn (or dryrun) reports every error as a warning; --exceptions
+skips the findings an operator accepted, each shown with its reason.
+
+Exit status: 0 no errors (warnings and skipped findings allowed), 1 at least one error,
 2 usage error or a project that does not load, 130 interrupted (SIGINT,
 Ctrl-C), 143 terminated (SIGTERM).`,
 		Example: `  authz check                          # the project in this directory
@@ -102,6 +106,7 @@ Ctrl-C), 143 terminated (SIGTERM).`,
 	f.BoolVar(&o.fix, "fix", false, "rewrite the compose files: move healthchecks that cannot run into sidecars and repoint depends_on")
 	f.BoolVar(&o.diff, "diff", false, "print the --fix changes as a unified diff and write nothing")
 	f.StringVar(&o.target, "target", checkTargetKinds[0], "how the project is deployed: compose (docker compose up) or stack (docker stack deploy: swarm services named <project>_<service>)")
+	o.enforcement.addFlags(cmd, "warn and dryrun report errors as warnings (exit 0)")
 	return cmd
 }
 
@@ -130,11 +135,18 @@ func runCheck(cmd *cobra.Command, args []string, o checkOptions) error {
 	if err != nil {
 		return err
 	}
+	enforcement, warnings, err := o.enforcement.load(time.Now())
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(cmd.ErrOrStderr(), "authz: warning:", w)
+	}
 	engine, err := newEngine(ctx, o.policyDirs)
 	if err != nil {
 		return usageError{err}
 	}
-	checker := &check.Checker{Engine: engine, Stack: o.target == "stack"}
+	checker := &check.Checker{Engine: engine, Stack: o.target == "stack", Enforcement: enforcement}
 	if !o.noDaemon {
 		cli, _, err := dockerhost.Answering(ctx, o.dockerHost)
 		if err != nil {
@@ -176,6 +188,7 @@ func runCheck(cmd *cobra.Command, args []string, o checkOptions) error {
 		rep.Summary.Projects++
 		rep.Summary.Files += len(p.Files)
 		rep.Summary.Services += len(p.Model.Services)
+		rep.Summary.Off += checker.Off()
 		rep.Findings = append(rep.Findings, findings...)
 	}
 	rep.Summary = check.Summarize(rep.Findings, rep.Summary)

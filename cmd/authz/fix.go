@@ -20,6 +20,8 @@ import (
 // diff, the changes are printed as a unified diff and nothing is written.
 // It returns the number of actions applied.
 func fixProject(cmd *cobra.Command, p *compose.Project, findings []check.Finding, diff bool) (int, error) {
+	// A finding an exception accepts is left as it is.
+	findings = slices.DeleteFunc(slices.Clone(findings), func(f check.Finding) bool { return f.Skipped })
 	res, err := composefix.Plan(findings, slices.Collect(maps.Keys(p.Model.Services)))
 	if err != nil {
 		return 0, fmt.Errorf("--fix: %w", err)

@@ -46,7 +46,7 @@ network namespace.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
 	})
-	root.AddCommand(newServeCommand(), newImageCommand(), newCheckCommand(), newCatalogCommand())
+	root.AddCommand(newServeCommand(), newImageCommand(), newCheckCommand(), newCatalogCommand(), newPolicyCommand())
 	return root
 }
 

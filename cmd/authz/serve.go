@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hardened-authz/hardened-authz/internal/authz"
+	"github.com/hardened-authz/hardened-authz/internal/dockerhost"
+	"github.com/hardened-authz/hardened-authz/internal/enforce"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/imagescan"
 	"github.com/hardened-authz/hardened-authz/internal/netns"
@@ -29,6 +31,9 @@ type serveOptions struct {
 	logLevel        string
 	logFormat       string
 	stateDir        string
+	reload          reloadOptions
+	observe         observeOptions
+	enforcement     enforcementOptions
 }
 
 func newServeCommand() *cobra.Command {
@@ -43,7 +48,11 @@ through /etc/docker/plugins/NAME.spec; enable it in daemon.json with
   {"authorization-plugins": ["hardened-authz"]}
 and send dockerd SIGHUP. Container creates are checked against the policies;
 other requests are allowed on a fast path. SIGTERM or SIGINT stops accepting
-calls, finishes the ones in flight and removes the socket.`,
+calls, finishes the ones in flight and removes the socket.
+
+SIGHUP, and with --watch any change in the --policy directories, reloads the
+policies: the new set is compiled and its Rego tests run (as ` + "`authz policy test`" + `)
+before it replaces the running one, which keeps serving if they fail.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd, o) },
 	}
@@ -59,6 +68,9 @@ calls, finishes the ones in flight and removes the socket.`,
 	f.DurationVar(&o.deadlines.Scan, "scan-timeout", imagefacts.PluginDeadlines.Scan, "how long a create waits for its image's index before image inspect and the catalog decide")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error; debug logs every allowed request")
 	f.StringVar(&o.logFormat, "log-format", "json", "json or text")
+	o.reload.addFlags(cmd)
+	o.observe.addFlags(cmd)
+	o.enforcement.addFlags(cmd, "warn and dryrun allow what the policies deny and log it (at warn, at debug), except HA090")
 	return cmd
 }
 
@@ -76,11 +88,36 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	if o.decisionTimeout <= 0 {
 		return usageError{fmt.Errorf("--decision-timeout %s: must be positive (default %s)", o.decisionTimeout, authz.DefaultDecisionTimeout)}
 	}
-	ctx := cmd.Context()
-
-	engine, cli, host, err := engineAndDaemon(ctx, o.policyDirs, o.dockerHost)
+	if _, err := o.observe.validate(); err != nil {
+		return err
+	}
+	enforcement, warnings, err := o.enforcement.load(time.Now())
 	if err != nil {
 		return err
+	}
+	for _, w := range warnings {
+		log.Warn("exception expired", "detail", w)
+	}
+	ctx := cmd.Context()
+	// The exceptions file reloads with the policies; the plugin it swaps
+	// into exists once the policies are valid.
+	var a *authz.Authorizer
+	if step, ok := o.enforcement.reloadStep(func(p *enforce.Policy) { a.SetEnforcement(p) }, log); ok {
+		o.reload.steps = append(o.reload.steps, step)
+	}
+
+	// The set serves only if it passes the validation every reload
+	// passes: compiled, and its Rego tests green.
+	engine, err := validatedEngine(ctx, o.policyDirs, o.reload.steps)
+	if err != nil {
+		return err
+	}
+	if o.reload.checkOnly {
+		return checkOnly(cmd.OutOrStdout(), engine)
+	}
+	cli, host, err := dockerhost.Connect(o.dockerHost)
+	if err != nil {
+		return usageError{err}
 	}
 	defer cli.Close()
 	// Compiling the policies and loading the catalog leaves several times
@@ -89,7 +126,7 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	debug.FreeOSMemory()
 
 	scanner := imagescan.New(cli, o.stateDir, log)
-	a := &authz.Authorizer{
+	a = &authz.Authorizer{
 		Engine:     engine,
 		Images:     imagefacts.NewSource(cli, scanner, o.deadlines),
 		Warmer:     scanner,
@@ -107,16 +144,29 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 		Gate:       authz.NewGate(o.maxEvaluations),
 		Log:        log,
 	}
+	a.SetEnforcement(enforcement)
+	log.Info("enforcement", "mode", enforcement.Mode.String(), "exceptions", enforcement.Exceptions.Len(), "rule_modes", len(engine.RuleModes()))
+	obs, err := startObservability(o.observe, a, scanner, engine, log)
+	if err != nil {
+		return err
+	}
+	defer obs.close()
+	a.Observer = obs.observer()
 	l, err := plugin.Listen(o.socket)
 	if err != nil {
 		return err
 	}
+	obs.serve(ctx, log)
 	log.Info("serving", "socket", o.socket, "docker_host", host, "policies", len(engine.Files()), "state_dir", o.stateDir, "version", version)
 	// Index the local images once the socket serves, and every image that
 	// arrives later (pull, load, import, tag, commit) as the daemon
 	// announces it: the export and events calls go through this plugin too.
 	go scanner.WarmAll(ctx)
 	go scanner.WatchEvents(ctx)
+	// The reload metrics (nil-safe without --metrics-addr).
+	o.reload.onReloaded = obs.Metrics.PolicyReloaded
+	o.reload.onRejected = func(error) { obs.Metrics.PolicyReloadFailed() }
+	startReload(ctx, o.reload, o.policyDirs, engine, log)
 	err = plugin.Serve(ctx, l, plugin.NewHandler(a, log), log)
 	log.Info("stopped", "socket", o.socket)
 	return err

@@ -14,8 +14,10 @@ import (
 
 	"github.com/docker/go-plugins-helpers/authorization"
 	"github.com/moby/moby/api/types/container"
+	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/hardened-authz/hardened-authz/internal/createreq"
+	"github.com/hardened-authz/hardened-authz/internal/enforce"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/input"
 	"github.com/hardened-authz/hardened-authz/internal/netns"
@@ -102,12 +104,29 @@ type Authorizer struct {
 	// Time spent waiting for it counts against the decision's deadline.
 	Gate *Gate
 	Log  *slog.Logger
+	// Observer, when set, sees every decision (fast-path allows included)
+	// after it is made and before dockerd gets the answer: the decision
+	// log and the metrics (see Observers). nil costs nothing.
+	Observer Observer
 
 	created      created
 	factsMissing atomic.Int64
 	overloaded   atomic.Int64
 	dialect      atomic.Int32 // a createreq.Dialect once known
+	// enforcement is the operator's mode and exceptions (SetEnforcement);
+	// nil enforces every deny.
+	enforcement atomic.Pointer[enforce.Policy]
 }
+
+// SetEnforcement swaps in the operator's enforcement: the global mode
+// and the exceptions file. Decisions already running keep the policy they
+// loaded; the next ones use p. nil means enforce, without exceptions. A
+// reload of the exceptions file builds a new Policy and calls this; the
+// Policy given must not be changed afterwards.
+func (a *Authorizer) SetEnforcement(p *enforce.Policy) { a.enforcement.Store(p) }
+
+// Enforcement is the policy SetEnforcement last set, nil for none.
+func (a *Authorizer) Enforcement() *enforce.Policy { return a.enforcement.Load() }
 
 // Stats reports how many creates were denied because the image's files
 // were not known in time (RuleFactsMissing), and how many decisions could
@@ -130,13 +149,40 @@ func (a *Authorizer) AuthZReq(ctx context.Context, req authorization.Request) au
 		rec = allowed(rt)
 	default:
 		rec = a.decide(ctx, rt, req)
+		demoteBuiltin(&rec, a.enforcement.Load())
 		if rec.Allow && rt.Kind == route.ContainerCreate && rec.imageID != "" && a.Started != nil {
 			a.created.allowed(rt.Query.Get("name"), req.RequestBody, createdFact{rec.imageID, rec.generation})
 		}
 	}
+	if ep := a.enforcement.Load(); ep != nil {
+		rec.Mode = ep.Mode
+	}
 	rec.Duration = time.Since(start)
 	a.log(ctx, rec)
+	if a.Observer != nil {
+		if !rec.fast && rec.generation == 0 {
+			rec.generation = a.Engine.Generation()
+		}
+		a.Observer.Observe(ctx, rec)
+	}
 	return rec.Response()
+}
+
+// Observer is told of each decision, synchronously, on the request path:
+// what it does there delays the answer, so it must be quick, and it must
+// not keep rec's slices.
+type Observer interface {
+	Observe(ctx context.Context, rec Record)
+}
+
+// Observers tells each of its observers, in order.
+type Observers []Observer
+
+// Observe tells each observer of rec.
+func (obs Observers) Observe(ctx context.Context, rec Record) {
+	for _, o := range obs {
+		o.Observe(ctx, rec)
+	}
 }
 
 // AuthZRes always allows: by the time dockerd asks, the handler has run
@@ -256,17 +302,26 @@ func (a *Authorizer) decide(ctx context.Context, rt route.Route, req authorizati
 		doc, img = a.container(ctx, doc, name, create, img, rt.Kind)
 	}
 	generation := a.Engine.Generation()
-	res, err := a.evaluate(ctx, doc)
-	switch {
-	case err != nil:
+	res, evaluated, err := a.evaluate(ctx, doc)
+	if err != nil {
 		return a.undecided(ctx, rt, doc, img, err)
-	case len(res.Deny) == 0 && img.Index == nil && needsFiles(doc, img) && a.Images.Indexed():
+	}
+	// What the operator's enforcement makes of the findings decides
+	// whether the request would pass: a deny an exception skips, or a rule
+	// set to warn, must not let through a create nobody saw the files of.
+	ep := a.enforcement.Load()
+	out := ep.Apply(res, enforce.SubjectOf(doc), time.Now())
+	if len(out.Deny) == 0 && !out.WouldDeny && img.Index == nil && needsFiles(doc, img) && a.Images.Indexed() {
 		// Never fail open: the rules allowed what they could not see.
 		a.factsMissing.Add(1)
-		return builtinDenial(rt, doc, RuleFactsMissing, factsMissingMessage(doc, img)).about(doc, img)
+		rec := builtinDenial(rt, doc, RuleFactsMissing, factsMissingMessage(doc, img)).about(doc, img)
+		rec.Demoted, rec.Skipped, rec.Expired, rec.Off = out.Demoted, out.Skipped, out.Expired, out.Off
+		rec.input = evaluated
+		return rec
 	}
-	rec := decided(rt, doc, res).about(doc, img)
-	rec.generation = generation
+	rec := decided(rt, doc, policy.Result{Deny: out.Deny, Warn: out.Warn}).about(doc, img)
+	rec.generation, rec.input = generation, evaluated
+	rec.enforced(ep, out)
 	return rec
 }
 
@@ -336,14 +391,18 @@ func (a *Authorizer) undecided(ctx context.Context, rt route.Route, doc input.Do
 	return rec.about(doc, img)
 }
 
-// evaluate runs the policies on doc once the gate lets it, within ctx.
-func (a *Authorizer) evaluate(ctx context.Context, doc input.Document) (policy.Result, error) {
+// evaluate runs the policies on doc once the gate lets it, within ctx. It
+// returns the document as the Rego value evaluated, which the decision log
+// writes rather than building it again.
+func (a *Authorizer) evaluate(ctx context.Context, doc input.Document) (policy.Result, ast.Value, error) {
 	release, err := a.Gate.Enter(ctx)
 	if err != nil {
-		return policy.Result{}, err
+		return policy.Result{}, nil, err
 	}
 	defer release()
-	return a.Engine.Evaluate(ctx, doc.Value())
+	v := doc.Value()
+	res, err := a.Engine.Evaluate(ctx, v)
+	return res, v, err
 }
 
 // needsFiles reports whether a verdict on doc depends on its image's files:
@@ -402,6 +461,16 @@ func (a *Authorizer) log(ctx context.Context, rec Record) {
 		// Fast-path requests, which no rule looks at, would drown the log;
 		// everything the policies decide is logged.
 		level = slog.LevelDebug
+	}
+	switch {
+	case rec.WouldDeny && rec.Mode == enforce.DryRun:
+		// A dry run measures a policy on live traffic without anyone
+		// noticing: its would-denies are for whoever turns debug on.
+		level = slog.LevelDebug
+	case rec.WouldDeny, len(rec.Demoted) > 0, len(rec.Expired) > 0:
+		// Let through against a rule, or under an exception that ran out:
+		// what an operator rolling out the plugin must see.
+		level = slog.LevelWarn
 	}
 	if !a.Log.Enabled(ctx, level) {
 		return

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/distribution/reference"
 
 	"github.com/hardened-authz/hardened-authz/internal/compose"
+	"github.com/hardened-authz/hardened-authz/internal/enforce"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/input"
 	"github.com/hardened-authz/hardened-authz/internal/policy"
@@ -27,7 +29,18 @@ type Checker struct {
 	// project's name standing for the stack's. Its documents have no
 	// project and no depends_on, so the project rules do not apply.
 	Stack bool
+	// Enforcement is the operator's --mode and --exceptions, applied to
+	// every service's findings as the plugin applies them; nil enforces.
+	Enforcement *enforce.Policy
+	// Now is the time exceptions expire against; zero means the clock.
+	Now time.Time
+	// off counts the findings the last Check dropped (Off).
+	off int
 }
+
+// Off is how many findings the last Check dropped because their rule is
+// "off". A checker whose Off is read must not run Checks concurrently.
+func (c *Checker) Off() int { return c.off }
 
 // Check evaluates every service of p, each as the document the plugin
 // would build for its create request plus the whole project, and returns
@@ -56,6 +69,11 @@ func (c *Checker) Check(ctx context.Context, p *compose.Project) ([]Finding, err
 		project = input.NewProject(p.Name, docs)
 	}
 
+	c.off = 0
+	now := c.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
 	var findings []Finding
 	for _, name := range names {
 		doc := docs[name]
@@ -64,15 +82,56 @@ func (c *Checker) Check(ctx context.Context, p *compose.Project) ([]Finding, err
 		if err != nil {
 			return nil, fmt.Errorf("project %q, service %q: %w", p.Name, name, err)
 		}
-		for _, v := range append(res.Deny, res.Warn...) {
-			findings = append(findings, newFinding(p, name, doc, v))
-		}
 		if ref := p.Model.Services[name].Image; unreadableReference(ref) {
-			findings = append(findings, newFinding(p, name, doc, referenceWarning(ref)))
+			res.Warn = append(slices.Clip(res.Warn), referenceWarning(ref))
 		}
+		findings = append(findings, c.enforced(p, name, doc, res, now)...)
 	}
 	Sort(findings)
 	return findings, nil
+}
+
+// enforced turns one service's result into findings under the
+// checker's enforcement: the subject is the compose project and service
+// (the stack target's documents have no compose labels), the image and
+// the container's name (the first replica's, as docker compose names it,
+// or the swarm service's).
+func (c *Checker) enforced(p *compose.Project, name string, doc input.Document, res policy.Result, now time.Time) []Finding {
+	s := enforce.SubjectOf(doc)
+	s.ComposeProject, s.ComposeService = p.Name, name
+	if !c.Stack {
+		// The name docker compose gives the container, which is what an
+		// exception's container: matches at the plugin.
+		s.Container = cmp.Or(p.Model.Services[name].ContainerName, p.Name+"-"+name+"-1")
+	}
+	out := c.Enforcement.Apply(res, s, now)
+	c.off += out.Off
+	var fs []Finding
+	for _, v := range out.Deny {
+		fs = append(fs, newFinding(p, name, doc, v))
+	}
+	for _, v := range out.Demoted {
+		f := newFinding(p, name, doc, v)
+		f.Severity, f.Demoted = SeverityWarning, true
+		fs = append(fs, f)
+	}
+	for _, v := range out.Warn {
+		fs = append(fs, newFinding(p, name, doc, v))
+	}
+	for _, sk := range out.Skipped {
+		f := newFinding(p, name, doc, sk.Violation)
+		f.Skipped = true
+		f.Exception = &Exception{File: c.Enforcement.Exceptions.File, Line: sk.Line, Reason: sk.Reason, Owner: sk.Owner, Expires: sk.Expires}
+		fs = append(fs, f)
+	}
+	for _, e := range out.Expired {
+		for i := range fs {
+			if fs[i].Rule == e.Rule && !fs[i].Skipped {
+				fs[i].Notes = append(fs[i].Notes, e.Note())
+			}
+		}
+	}
+	return fs
 }
 
 // RuleUnreadableReference is the ID of the warning `authz check` gives for
@@ -153,7 +212,8 @@ func Compare(a, b Finding) int {
 // Sort sorts findings in Compare's order.
 func Sort(fs []Finding) { slices.SortStableFunc(fs, Compare) }
 
-// IsWarning reports whether a finding is only a warning. Any other
+// IsWarning reports whether a finding is only a warning (skipped or not:
+// Count leaves skipped findings out). Any other
 // severity counts as an error: a finding of unknown weight should fail a
 // build rather than slip through it.
 func (f Finding) IsWarning() bool { return f.Severity == SeverityWarning }
@@ -161,6 +221,9 @@ func (f Finding) IsWarning() bool { return f.Severity == SeverityWarning }
 // Count tallies findings by severity.
 func Count(fs []Finding) (errors, warnings int) {
 	for _, f := range fs {
+		if f.Skipped {
+			continue
+		}
 		if f.IsWarning() {
 			warnings++
 		} else {
@@ -173,5 +236,11 @@ func Count(fs []Finding) (errors, warnings int) {
 // Summarize is s with the findings' counts by severity.
 func Summarize(fs []Finding, s Summary) Summary {
 	s.Errors, s.Warnings = Count(fs)
+	s.Skipped = 0
+	for _, f := range fs {
+		if f.Skipped {
+			s.Skipped++
+		}
+	}
 	return s
 }

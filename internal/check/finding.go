@@ -36,6 +36,29 @@ type Finding struct {
 	Message string `json:"message"`
 	// Fix says how to resolve it; Fix.Actions are what --fix applies.
 	Fix policy.Fix `json:"fix"`
+	// Demoted is true for a deny reported as a warning: by --mode warn
+	// or dryrun, or by its rule's "warn" mode in data.enforcement.rules.
+	Demoted bool `json:"demoted,omitempty"`
+	// Skipped is true for a finding an exception of --exceptions
+	// accepts; Exception says which. A skipped finding is neither an
+	// error nor a warning, and --fix leaves it alone.
+	Skipped   bool       `json:"skipped,omitempty"`
+	Exception *Exception `json:"exception,omitempty"`
+	// Notes are remarks on the finding: an exception that would have
+	// accepted it, had it not expired.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Exception is the --exceptions entry that accepted a finding.
+type Exception struct {
+	// File and Line locate the entry in the exceptions file.
+	File string `json:"file"`
+	Line int    `json:"line"`
+	// Reason, Owner and Expires are the entry's (Expires as written; ""
+	// for never).
+	Reason  string `json:"reason"`
+	Owner   string `json:"owner,omitempty"`
+	Expires string `json:"expires,omitempty"`
 }
 
 // Summary counts a check's results.
@@ -44,9 +67,13 @@ type Summary struct {
 	Projects int `json:"projects"`
 	Files    int `json:"files"`
 	Services int `json:"services"`
-	// Errors and Warnings count findings by severity.
+	// Errors and Warnings count findings by severity, skipped ones left
+	// out; Skipped counts those an exception accepted, and Off the
+	// findings dropped because their rule is "off".
 	Errors   int `json:"errors"`
 	Warnings int `json:"warnings"`
+	Skipped  int `json:"skipped,omitempty"`
+	Off      int `json:"off,omitempty"`
 	// Fixed counts the fix actions applied by --fix (0 without it).
 	Fixed int `json:"fixed"`
 }

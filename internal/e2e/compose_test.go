@@ -150,17 +150,24 @@ func composeContainer(t *testing.T, p Project, service string) string {
 
 // httpGet fetches url from the host with a short deadline.
 func httpGet(url string) (string, error) {
+	_, body, err := httpGetStatus(url)
+	return body, err
+}
+
+// httpGetStatus fetches url within 10 s: its status and (up to 8 MiB of)
+// its body.
+func httpGetStatus(url string) (int, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return "", err
+		return 0, "", err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return "", err
+		return 0, "", err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return string(body), err
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	return resp.StatusCode, string(body), err
 }

@@ -144,6 +144,9 @@ type Stats struct {
 	// EventsSeen counts daemon events that named an image to index;
 	// EventsDropped counts those dropped from a full backlog.
 	EventsSeen, EventsDropped int64
+	// CacheHits counts decisions' lookups answered from memory at once;
+	// CacheMisses those that had to wait for a scan, or got none.
+	CacheHits, CacheMisses int64
 	// Pending is the images being scanned or queued now; Failed those
 	// whose last scan failed; Cached the indexes in memory, and
 	// CachedBytes their estimated size.
@@ -174,7 +177,17 @@ type Scanner struct {
 	scans, failures        atomic.Int64
 	diskHits, diskRejected atomic.Int64
 	eventsSeen, dropped    atomic.Int64
+	cacheHits, cacheMisses atomic.Int64
+	// onScan, when set, is told how long each export took and how it
+	// ended (ObserveScans).
+	onScan atomic.Pointer[func(time.Duration, error)]
 }
+
+// ObserveScans has f told of every scan that exported its image (not
+// those the state directory answered): how long it took from its start,
+// the wait for an export slot included, and its error. f runs on the
+// scan's goroutine and must be quick.
+func (s *Scanner) ObserveScans(f func(d time.Duration, err error)) { s.onScan.Store(&f) }
 
 // cachedIndex is one index kept in memory.
 type cachedIndex struct {
@@ -265,6 +278,8 @@ func (s *Scanner) Stats() Stats {
 		DiskRejected:  s.diskRejected.Load(),
 		EventsSeen:    s.eventsSeen.Load(),
 		EventsDropped: s.dropped.Load(),
+		CacheHits:     s.cacheHits.Load(),
+		CacheMisses:   s.cacheMisses.Load(),
 		Pending:       len(s.inflight),
 		Failed:        len(s.failed),
 		Cached:        len(s.cached),
@@ -281,8 +296,15 @@ func (s *Scanner) Lookup(ctx context.Context, id string) (*imageindex.Index, err
 	if !imageID.MatchString(id) {
 		return nil, &ScanError{ID: fmt.Sprintf("%q", id), Err: errors.New("not an image ID"), Failures: 1}
 	}
-	for range 2 { // a second time only if the index was evicted at once
+	for try := range 2 { // a second time only if the index was evicted at once
 		ix, sc, err := s.start(id)
+		if try == 0 {
+			if ix != nil {
+				s.cacheHits.Add(1)
+			} else {
+				s.cacheMisses.Add(1)
+			}
+		}
 		if ix != nil || err != nil {
 			return ix, err
 		}
@@ -398,7 +420,11 @@ func (s *Scanner) start(id string) (*imageindex.Index, *scan, error) {
 // run scans one image and records the outcome before done closes, so a
 // waiter that wakes up finds it, and Stats counts it.
 func (s *Scanner) run(id string, sc *scan) {
+	began := time.Now()
 	ix, err := s.load(id, sc)
+	if f := s.onScan.Load(); f != nil && sc.exporting.Load() {
+		(*f)(time.Since(began), err)
+	}
 	s.mu.Lock()
 	delete(s.inflight, id)
 	var failed *ScanError

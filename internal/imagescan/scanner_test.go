@@ -355,3 +355,33 @@ func BenchmarkCachedLookup(b *testing.B) {
 		ix.LookPath("/bin/sh", path)
 	}
 }
+
+// Decisions' lookups count as cache hits or misses, and every export is
+// reported to the scan observer with its duration and outcome.
+func TestCacheCountsAndScanObserver(t *testing.T) {
+	d := &daemon{body: export(t)}
+	s := New(d.start(t), "", nil)
+	var mu sync.Mutex
+	var observed []error
+	s.ObserveScans(func(dur time.Duration, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if dur <= 0 {
+			t.Errorf("scan duration %v", dur)
+		}
+		observed = append(observed, err)
+	})
+	for range 3 {
+		if _, err := s.Lookup(context.Background(), idA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := s.Stats(); st.CacheMisses != 1 || st.CacheHits != 2 {
+		t.Errorf("hits %d misses %d, want 2 and 1", st.CacheHits, st.CacheMisses)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(observed) != 1 || observed[0] != nil {
+		t.Errorf("observed scans: %v", observed)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -108,6 +109,11 @@ type Action struct {
 type Result struct {
 	Deny []Violation `json:"deny"`
 	Warn []Violation `json:"warn"`
+	// RuleModes are the per-rule enforcement modes of the policy set that
+	// produced this result (see Engine.RuleModes). They travel with the
+	// result so that a decision applies the modes of the very generation
+	// it was evaluated under, even while a reload swaps the set.
+	RuleModes RuleModes `json:"-"`
 }
 
 // Engine evaluates the current policy set.
@@ -120,7 +126,10 @@ type compiled struct {
 	query        rego.PreparedEvalQuery
 	requestRules bool
 	files        []string
+	ruleModes    RuleModes
 	generation   uint64
+	// revision fingerprints the files the set was built from (revision).
+	revision string
 	// opts rebuild the set for ad-hoc queries (Query), which tools use.
 	opts []func(*rego.Rego)
 }
@@ -151,12 +160,21 @@ func (e *Engine) Load(ctx context.Context, src Sources) error {
 // under the next.
 func (e *Engine) Generation() uint64 { return e.current.Load().generation }
 
+// Revision fingerprints the current set's files (see Validated.Revision):
+// decision records and metrics carry it, so an operator can tell which
+// edit of the policies decided a request.
+func (e *Engine) Revision() string { return e.current.Load().revision }
+
 // Files lists the policy files of the current set, for logs.
 func (e *Engine) Files() []string { return e.current.Load().files }
 
 // HasRequestRules reports whether the current set has rules under
 // data.hardened.requests, which must see every API request.
 func (e *Engine) HasRequestRules() bool { return e.current.Load().requestRules }
+
+// RuleModes are the per-rule enforcement modes of the current set, read
+// from data.enforcement.rules once when the set was compiled.
+func (e *Engine) RuleModes() RuleModes { return e.current.Load().ruleModes }
 
 // Evaluate runs the decision query on input, the document as a Rego value
 // (input.Document.Value builds it without a JSON round trip).
@@ -169,7 +187,9 @@ func (e *Engine) Evaluate(ctx context.Context, input ast.Value) (Result, error) 
 	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
 		return Result{}, errors.New(Query + " is undefined: the policy set has no hardened.main package (is rego/main.rego overridden?)")
 	}
-	return decodeResult(rs[0].Expressions[0].Value)
+	res, err := decodeResult(rs[0].Expressions[0].Value)
+	res.RuleModes = c.ruleModes
+	return res, err
 }
 
 // Query evaluates any query against the current set, compiling it on the
@@ -216,6 +236,16 @@ func compile(ctx context.Context, src Sources) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
+	ss, err := src.schemas()
+	if err != nil {
+		return nil, err
+	}
+	return compileFiles(ctx, files, ss)
+}
+
+// compileFiles prepares the decision query from files already read, so
+// that Validate compiles, tests and fingerprints the very same bytes.
+func compileFiles(ctx context.Context, files []file, ss *ast.SchemaSet) (*compiled, error) {
 	var (
 		opts  = []func(*rego.Rego){rego.Query(Query)}
 		data  = map[string]any{}
@@ -223,12 +253,11 @@ func compile(ctx context.Context, src Sources) (*compiled, error) {
 		req   bool
 	)
 	for _, f := range files {
-		names = append(names, f.name)
 		switch f.kind {
 		case kindModule:
-			m, err := ast.ParseModuleWithOpts(f.name, string(f.content), ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
+			m, err := parseModule(f)
 			if err != nil {
-				return nil, fmt.Errorf("parse policy: %w", err)
+				return nil, err
 			}
 			if m.Package.Path.HasPrefix(ast.MustParseRef(requestRulesPackage)) {
 				req = true
@@ -238,24 +267,55 @@ func compile(ctx context.Context, src Sources) (*compiled, error) {
 			if err := mergeData(data, f); err != nil {
 				return nil, err
 			}
+		default: // tests: only Validate compiles them
+			continue
 		}
+		names = append(names, f.name)
 	}
 	// Keep the data as AST values: with plain Go values the store converts
 	// the whole catalog on every read, which dominated a decision's cost.
-	opts = append(opts, rego.Store(inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))))
+	store := inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))
+	opts = append(opts, rego.Store(store))
 	// With the input's schema, a rule that reads a field the input does
 	// not have (input.container.helthcheck) fails here, at load, instead
 	// of never matching: for a deny rule, a silent allow.
-	ss, err := src.schemas()
-	if err != nil {
-		return nil, err
-	}
 	if ss != nil {
 		opts = append(opts, rego.Schemas(ss))
 	}
-	pq, err := rego.New(opts...).PrepareForEval(ctx)
+	// The hook hands back the compiler the prepared query uses, so the
+	// rule modes are read from the compiled set without compiling it twice.
+	var compiler *ast.Compiler
+	hook := rego.CompilerHook(func(c *ast.Compiler) { compiler = c })
+	pq, err := rego.New(append(slices.Clip(opts), hook)...).PrepareForEval(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("compile policies: %w", err)
 	}
-	return &compiled{query: pq, requestRules: req, files: names, opts: opts[1:]}, nil
+	modes, err := readRuleModes(ctx, compiler, store)
+	if err != nil {
+		return nil, err
+	}
+	return &compiled{query: pq, requestRules: req, files: names, ruleModes: modes, opts: opts[1:], revision: revision(files)}, nil
+}
+
+// parseModule parses a policy or test file as the engine compiles it:
+// Rego v1, with METADATA annotations (rule IDs, the input schema).
+func parseModule(f file) (*ast.Module, error) {
+	m, err := ast.ParseModuleWithOpts(f.name, string(f.content), ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
+	if err != nil {
+		return nil, fmt.Errorf("parse policy: %w", err)
+	}
+	return m, nil
+}
+
+// buildData merges every data.json at its directory's path.
+func buildData(files []file) (map[string]any, error) {
+	data := map[string]any{}
+	for _, f := range files {
+		if f.kind == kindData {
+			if err := mergeData(data, f); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return data, nil
 }

@@ -2,9 +2,13 @@ package policy
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 
@@ -151,4 +155,72 @@ func TestMalformedDecisionsAreErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Evaluations never fail, block or see a mix of two sets while sets are
+// swapped under them: each sees the old set or the new one, whole.
+func TestInstallWhileEvaluating(t *testing.T) {
+	ctx := context.Background()
+	set := func(msg string) *Validated {
+		dir := writeFiles(t, map[string]string{"acme/acme.rego": `package hardened.rules.acme
+
+deny contains {"rule": "T009", "severity": "error", "title": "t", "message": "` + msg + `", "fix": {"summary": "s"}} if true
+`})
+		v, err := Validate(ctx, Sources{Library: library(), Overrides: []string{dir}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	a, b := set("a"), set("b")
+	e := NewValidated(a)
+	stop := make(chan struct{})
+	errs := make(chan error, 8)
+	var evaluations atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r, err := e.Evaluate(ctx, ast.NewObject())
+				if err == nil && (len(r.Deny) != 1 || (r.Deny[0].Message != "a" && r.Deny[0].Message != "b")) {
+					err = fmt.Errorf("result %+v is neither set's", r)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				evaluations.Add(1)
+			}
+		})
+	}
+	for i := range 500 {
+		if i%2 == 0 {
+			e.Install(b)
+		} else {
+			e.Install(a)
+		}
+		// Let evaluations run between any two swaps, unless they stopped
+		// on an error.
+		for n := evaluations.Load(); evaluations.Load() == n && len(errs) == 0; {
+			runtime.Gosched()
+		}
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if evaluations.Load() == 0 {
+		t.Fatal("no evaluation ran during the swaps")
+	}
+	if e.Generation() < 500 {
+		t.Errorf("generation %d after 500 installs", e.Generation())
+	}
+	t.Logf("%d evaluations across 500 swaps", evaluations.Load())
 }

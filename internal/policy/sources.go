@@ -37,6 +37,9 @@ type fileKind int
 const (
 	kindModule fileKind = iota
 	kindData
+	// kindTest is a *_test.rego module: never compiled into the decision
+	// query, only into the set Validate runs the tests of.
+	kindTest
 )
 
 type file struct {
@@ -46,8 +49,10 @@ type file struct {
 	content []byte
 }
 
-// collect reads every policy and data file in a stable order. Tests
-// (*_test.rego) are left out: they are for `opa test`, not for decisions.
+// collect reads every policy, data and test file in a stable order. Tests
+// (*_test.rego) follow the same overlay rule as policies, so a directory
+// that replaces a shipped rule file can replace its tests too; compile
+// leaves them out of the decision query.
 func (s Sources) collect() ([]file, error) {
 	byPath := map[string]file{}
 	if s.Library != nil {
@@ -127,7 +132,7 @@ func addFS(byPath map[string]file, origin string, fsys fs.FS, keyPrefix string) 
 		var kind fileKind
 		switch {
 		case strings.HasSuffix(p, "_test.rego"):
-			return nil
+			kind = kindTest
 		case strings.HasSuffix(p, ".rego"):
 			kind = kindModule
 		case path.Base(p) == "data.json":

@@ -492,6 +492,13 @@ func encoded(t string) bool {
 	return false
 }
 
+// SensitiveName reports whether a name (a label key, a query parameter,
+// an environment variable) says its value is a credential, by the same
+// rules String applies to option and parameter names: case, dashes and
+// underscores are ignored, and names containing pass, secret, token, auth,
+// credential, … or ending in key count.
+func SensitiveName(name string) bool { return sensitive(name) }
+
 // sensitive reports whether an option, parameter or variable name says
 // its value is a credential. Case, dashes and underscores are ignored:
 // api_key, apiKey, X-Api-Key and API-KEY are all one name.

@@ -29,7 +29,13 @@ func writeGitHub(buf *bytes.Buffer, r check.Report, p paths) {
 			props = append(props, "title="+escapeProperty(title))
 		}
 		buf.WriteString("::")
-		buf.WriteString(level(f))
+		if f.Skipped {
+			// Accepted by an exception: visible on the line, never a
+			// warning or an error in the pull request's checks.
+			buf.WriteString("notice")
+		} else {
+			buf.WriteString(level(f))
+		}
 		if len(props) > 0 {
 			buf.WriteByte(' ')
 			buf.WriteString(strings.Join(props, ","))

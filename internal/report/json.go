@@ -20,6 +20,14 @@ func writeJSON(buf *bytes.Buffer, r check.Report, p paths) error {
 		if rel, under := p.rel(r.Findings[i].File); under {
 			r.Findings[i].File = rel
 		}
+		if e := r.Findings[i].Exception; e != nil {
+			if rel, under := p.rel(e.File); under {
+				// A copy: the caller's finding shares the pointer.
+				c := *e
+				c.File = rel
+				r.Findings[i].Exception = &c
+			}
+		}
 	}
 	enc := json.NewEncoder(buf)
 	enc.SetIndent("", "  ")

@@ -20,6 +20,7 @@ type junitSuites struct {
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
 	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr,omitempty"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
 
@@ -28,6 +29,7 @@ type junitSuite struct {
 	Tests    int         `xml:"tests,attr"`
 	Failures int         `xml:"failures,attr"`
 	Errors   int         `xml:"errors,attr"`
+	Skipped  int         `xml:"skipped,attr,omitempty"`
 	Cases    []junitCase `xml:"testcase"`
 }
 
@@ -35,6 +37,7 @@ type junitCase struct {
 	Name      string        `xml:"name,attr"`
 	Classname string        `xml:"classname,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
 	SystemOut *junitText    `xml:"system-out,omitempty"`
 }
 
@@ -42,6 +45,12 @@ type junitFailure struct {
 	Message string `xml:"message,attr"`
 	Type    string `xml:"type,attr"`
 	Body    string `xml:",cdata"`
+}
+
+// junitSkipped marks a finding an exception accepted: dashboards show
+// it as a skipped test, with the exception's reason.
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
 }
 
 // junitText is element text as CDATA, which keeps the newlines of a
@@ -63,9 +72,14 @@ func writeJUnit(buf *bytes.Buffer, r check.Report, p paths) error {
 				Name:      xmlText(strings.TrimSpace(f.Rule + " " + f.Service)),
 				Classname: s.Name,
 			}
-			if f.IsWarning() {
+			switch {
+			case f.Skipped:
+				c.Skipped = &junitSkipped{Message: xmlText(exceptionText(f))}
+				c.SystemOut = &junitText{xmlText("skipped: " + details(f))}
+				s.Skipped++
+			case f.IsWarning():
 				c.SystemOut = &junitText{xmlText(level(f) + ": " + details(f))}
-			} else {
+			default:
 				c.Failure = &junitFailure{
 					Message: xmlText(f.Message),
 					Type:    xmlText(f.Rule),
@@ -78,6 +92,7 @@ func writeJUnit(buf *bytes.Buffer, r check.Report, p paths) error {
 		s.Tests = len(s.Cases)
 		doc.Tests += s.Tests
 		doc.Failures += s.Failures
+		doc.Skipped += s.Skipped
 		doc.Suites = append(doc.Suites, s)
 	}
 	if len(doc.Suites) == 0 {
@@ -105,6 +120,9 @@ func writeJUnit(buf *bytes.Buffer, r check.Report, p paths) error {
 func details(f check.Finding) string {
 	var b strings.Builder
 	b.WriteString(f.Message)
+	for _, r := range remarks(f) {
+		b.WriteString("\n" + r)
+	}
 	if f.Service != "" || f.Image != "" {
 		b.WriteString("\nService: " + f.Service)
 		if f.Image != "" {

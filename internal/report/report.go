@@ -87,14 +87,56 @@ func level(f check.Finding) string {
 	return check.SeverityError
 }
 
+// exceptionText says which exception accepted a skipped finding, in the
+// words every format uses: "exception: REASON; owner OWNER; expires
+// DATE" ("" for a finding that is not skipped).
+func exceptionText(f check.Finding) string {
+	e := f.Exception
+	if !f.Skipped || e == nil {
+		return ""
+	}
+	s := "exception: " + e.Reason
+	if e.Owner != "" {
+		s += "; owner " + e.Owner
+	}
+	if e.Expires != "" {
+		s += "; expires " + e.Expires
+	}
+	return s
+}
+
+// demotedNote is what a demoted finding says of itself: it would have
+// been an error.
+const demotedNote = "a deny, reported as a warning by the enforcement mode (--mode or data.enforcement.rules)"
+
+// remarks are the lines a finding adds after its message: the exception
+// that skipped it, the deny it was, expired exceptions.
+func remarks(f check.Finding) []string {
+	var rs []string
+	if s := exceptionText(f); s != "" {
+		rs = append(rs, "Skipped by "+s)
+	}
+	if f.Demoted {
+		rs = append(rs, "Note: "+demotedNote)
+	}
+	for _, n := range f.Notes {
+		rs = append(rs, "Note: "+n)
+	}
+	return rs
+}
+
 // messageWithFix is the one-paragraph form of a finding for formats with a
 // single message field (SARIF, GitHub annotations): the fix is what the
 // reader acts on, so it must not be lost.
 func messageWithFix(f check.Finding) string {
-	if f.Fix.Summary == "" {
-		return f.Message
+	msg := f.Message
+	for _, r := range remarks(f) {
+		msg += "\n" + r
 	}
-	return f.Message + "\nFix: " + f.Fix.Summary
+	if f.Fix.Summary == "" {
+		return msg
+	}
+	return msg + "\nFix: " + f.Fix.Summary
 }
 
 // paths turns compose file names into the names reports show.

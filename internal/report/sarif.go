@@ -63,6 +63,15 @@ func writeSARIF(buf *bytes.Buffer, r check.Report, p paths, version string) erro
 		if f.File != "" {
 			res.AddLocation(sarif.NewLocationWithPhysicalLocation(physical(f, p)))
 		}
+		if f.Skipped && f.Exception != nil {
+			// Suppressed outside the analysed files, by the operator's
+			// exceptions file: code scanning shows it as dismissed with
+			// the reason, instead of as an open alert.
+			res.AddSuppression(sarif.NewSuppression().
+				WithKind("external").
+				WithStatus("accepted").
+				WithJustification(exceptionText(f)))
+		}
 	}
 
 	rep := sarif.NewReport()

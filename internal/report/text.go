@@ -43,13 +43,32 @@ func writeText(buf *bytes.Buffer, r check.Report, p paths, color bool) {
 		buf.WriteByte('\n')
 		for _, f := range g.findings {
 			sev := fmt.Sprintf("%-7s", level(f))
-			if f.IsWarning() {
+			switch {
+			case f.Skipped:
+				sev = paint(sgrDim, "skipped")
+			case f.IsWarning():
 				sev = paint(sgrYellow, sev)
-			} else {
+			default:
 				sev = paint(sgrRed, sev)
 			}
+			msg := message(f)
+			if e := exceptionText(f); e != "" {
+				msg += " (" + e + ")"
+			}
 			fmt.Fprintf(buf, "  %s  %s  %s  %s: %s\n",
-				position(f), sev, clean(f.Rule), clean(f.Service), indent(clean(message(f)), "    "))
+				position(f), sev, clean(f.Rule), clean(f.Service), indent(clean(msg), "    "))
+			if f.Demoted {
+				buf.WriteString(paint(sgrDim, "    note: "+demotedNote))
+				buf.WriteByte('\n')
+			}
+			for _, n := range f.Notes {
+				buf.WriteString(paint(sgrDim, "    note: "+indent(clean(n), "    ")))
+				buf.WriteByte('\n')
+			}
+			if f.Skipped {
+				// Accepted as it is: the fix would only be noise.
+				continue
+			}
 			if f.Fix.Summary != "" {
 				buf.WriteString(paint(sgrDim, "    fix: "+indent(clean(f.Fix.Summary), "    ")))
 				buf.WriteByte('\n')
@@ -99,18 +118,27 @@ func summaryLine(r check.Report) string {
 	// Counted from the findings shown, not taken from Summary, so the line
 	// never says "no problems" under a list of problems.
 	errs, warns := check.Count(r.Findings)
-	s := r.Summary
-	var head string
-	switch {
-	case errs > 0 && warns > 0:
-		head = plural(errs, "error") + ", " + plural(warns, "warning")
-	case errs > 0:
-		head = plural(errs, "error")
-	case warns > 0:
-		head = plural(warns, "warning")
-	default:
-		head = "no problems"
+	skipped := 0
+	for _, f := range r.Findings {
+		if f.Skipped {
+			skipped++
+		}
 	}
+	s := r.Summary
+	var parts []string
+	if errs > 0 {
+		parts = append(parts, plural(errs, "error"))
+	}
+	if warns > 0 {
+		parts = append(parts, plural(warns, "warning"))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no problems")
+	}
+	if skipped > 0 {
+		parts = append(parts, strconv.Itoa(skipped)+" skipped")
+	}
+	head := strings.Join(parts, ", ")
 	line := fmt.Sprintf("%s in %s (%s, %s)", head,
 		plural(s.Services, "service"), plural(s.Projects, "project"), plural(s.Files, "file"))
 	if s.Fixed > 0 {
