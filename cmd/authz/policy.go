@@ -101,6 +101,15 @@ func policySources(dirs []string) policy.Sources {
 	return policy.Sources{Library: rego.FS, Rules: policies.FS, Overrides: dirs}
 }
 
+// servedSources are policySources as serve validates them, at start and at
+// every reload: the tests of dirs run, the binary's own do not (see
+// policy.Sources.TrustShipped; `authz policy test` runs them).
+func servedSources(dirs []string) policy.Sources {
+	src := policySources(dirs)
+	src.TrustShipped = true
+	return src
+}
+
 // reloadStep is one more piece of configuration validated and swapped
 // together with the policies at start and at every reload (the
 // exceptions file): a change is taken only when every step accepts it.
@@ -137,7 +146,7 @@ func (o *reloadOptions) addFlags(cmd *cobra.Command) {
 // and returns the engine serving them. The steps are only validated:
 // serve's own set-up installs what they read at start.
 func validatedEngine(ctx context.Context, dirs []string, steps []reloadStep) (*policy.Engine, error) {
-	v, err := policy.Validate(ctx, policySources(dirs))
+	v, err := policy.Validate(ctx, servedSources(dirs))
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +185,7 @@ func checkOnly(w io.Writer, e *policy.Engine) error {
 // not compiled again.
 func policyApply(e *policy.Engine, dirs []string, steps []reloadStep) reload.ApplyFunc {
 	return func(ctx context.Context) (string, bool, error) {
-		src := policySources(dirs)
+		src := servedSources(dirs)
 		rev, err := policy.SourceRevision(src)
 		if err != nil {
 			return "", false, err
