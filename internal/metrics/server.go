@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hardened-authz/hardened-authz/internal/httpserve"
 )
 
 // Handler serves /metrics from the registry, /healthz (200 while the
@@ -55,27 +56,8 @@ func Listen(addr string) (net.Listener, error) {
 // Serve serves h on l until ctx is done, then closes it. It returns nil
 // once stopped by ctx.
 func Serve(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger) error {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("metrics: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	err := httpserve.Run(ctx, l, h, log, httpserve.Options{ReadTimeout: 10 * time.Second, Shutdown: 5 * time.Second})
+	if ctx.Err() == nil || (err != nil && !httpserve.ErrShutdownTimeout(err)) {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/hardened-authz/hardened-authz/internal/httpserve"
 )
 
 // DefaultSocket is where dockerd looks for a legacy plugin named
@@ -53,28 +55,13 @@ func Serve(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
 	// The http.Server removes the socket file when it closes a unix
 	// listener; removing it again below covers listeners that do not.
 	path := l.Addr().String()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
-
-	select {
-	case err := <-errc:
+	err := httpserve.Run(ctx, l, h, log, httpserve.Options{ReadTimeout: 30 * time.Second, Shutdown: ShutdownTimeout})
+	if ctx.Err() == nil {
 		return fmt.Errorf("serve %s: %w", path, err)
-	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-	defer cancel()
-	err := srv.Shutdown(sctx)
 	if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 		log.Warn("could not remove socket", "socket", path, "error", rerr)
 	}
