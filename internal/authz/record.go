@@ -137,6 +137,15 @@ func (r *Record) Rules() []string {
 	return ids
 }
 
+// ruleIDs are the rule IDs of vs, in order, for the log.
+func ruleIDs(vs []policy.Violation) []string {
+	ids := make([]string, len(vs))
+	for i, v := range vs {
+		ids[i] = v.Rule
+	}
+	return ids
+}
+
 // FastPath reports whether the request was allowed on the fast path,
 // without any policy looking at it: the decision log leaves those out.
 func (r *Record) FastPath() bool { return r.fast }
@@ -198,11 +207,7 @@ func (r *Record) Attrs() []slog.Attr {
 		attrs = append(attrs, slog.Bool("reused", true))
 	}
 	if len(r.Warnings) > 0 {
-		ids := make([]string, len(r.Warnings))
-		for i, w := range r.Warnings {
-			ids[i] = w.Rule
-		}
-		attrs = append(attrs, slog.Any("warnings", ids))
+		attrs = append(attrs, slog.Any("warnings", ruleIDs(r.Warnings)))
 	}
 	attrs = r.enforcementAttrs(attrs)
 	if r.IndexErr != "" {
@@ -251,11 +256,7 @@ func (r *Record) enforcementAttrs(attrs []slog.Attr) []slog.Attr {
 		attrs = append(attrs, slog.Bool("would_deny", true))
 	}
 	if len(r.Demoted) > 0 {
-		ids := make([]string, len(r.Demoted))
-		for i, v := range r.Demoted {
-			ids[i] = v.Rule
-		}
-		attrs = append(attrs, slog.Any("demoted", ids))
+		attrs = append(attrs, slog.Any("demoted", ruleIDs(r.Demoted)))
 	}
 	if len(r.Skipped) > 0 {
 		skipped := make([]string, len(r.Skipped))
