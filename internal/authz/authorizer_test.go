@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -245,6 +246,21 @@ func BenchmarkAuthZReq(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
+				a.AuthZReq(ctx, req)
+			}
+		})
+		if !strings.HasPrefix(name, "create") {
+			continue
+		}
+		// The same create under a new container name each time, as the
+		// replicas of a service and the first `up` of a project are: no
+		// decision is repeated, so every one is evaluated.
+		b.Run(name+"/new", func(b *testing.B) {
+			b.ReportAllocs()
+			uri, n := req.RequestURI, 0
+			for b.Loop() {
+				n++
+				req.RequestURI = uri + "-" + strconv.Itoa(n)
 				a.AuthZReq(ctx, req)
 			}
 		})

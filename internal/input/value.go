@@ -28,20 +28,20 @@ func (d Document) Value() ast.Value {
 		if len(r.Query) > 0 {
 			q := ast.NewObject()
 			for k, vs := range r.Query {
-				q.Insert(ast.StringTerm(k), strs(vs))
+				q.Insert(str(k), strs(vs))
 			}
-			req.Insert(ast.StringTerm("query"), ast.NewTerm(q))
+			req.Insert(key("query"), ast.NewTerm(q))
 		}
-		o.Insert(ast.StringTerm("request"), ast.NewTerm(req))
+		o.Insert(key("request"), ast.NewTerm(req))
 	}
 	if p := d.Plugin; p != nil {
-		o.Insert(ast.StringTerm("plugin"), ast.NewTerm(p.value()))
+		o.Insert(key("plugin"), ast.NewTerm(p.value()))
 	}
 	if sv := d.Service; sv != nil {
-		o.Insert(ast.StringTerm("service"), ast.NewTerm(obj(kv("name", str(sv.Name)), kv("stack", str(sv.Stack)))))
+		o.Insert(key("service"), ast.NewTerm(obj(kv("name", str(sv.Name)), kv("stack", str(sv.Stack)))))
 	}
 	if c := d.Container; c != nil {
-		o.Insert(ast.StringTerm("container"), ast.NewTerm(c.value()))
+		o.Insert(key("container"), ast.NewTerm(c.value()))
 	}
 	if i := d.Image; i != nil {
 		img := obj(
@@ -56,39 +56,39 @@ func (d Document) Value() ast.Value {
 			kv("shell", strs(i.Shell)),
 		)
 		if i.Error != "" {
-			img.Insert(ast.StringTerm("error"), str(i.Error))
+			img.Insert(key("error"), str(i.Error))
 		}
 		if i.ShellFound != nil {
-			img.Insert(ast.StringTerm("shell_found"), ast.BooleanTerm(*i.ShellFound))
+			img.Insert(key("shell_found"), ast.BooleanTerm(*i.ShellFound))
 		}
 		if i.Programs != nil {
 			progs := ast.NewObjectWithCapacity(len(i.Programs))
 			for name, p := range i.Programs {
 				po := obj(kv("found", ast.BooleanTerm(p.Found)), kv("path", str(p.Path)), kv("resolved", str(p.Resolved)))
 				if p.HiddenBy != "" {
-					po.Insert(ast.StringTerm("hidden_by"), str(p.HiddenBy))
+					po.Insert(key("hidden_by"), str(p.HiddenBy))
 				}
 				if p.Unknown {
-					po.Insert(ast.StringTerm("unknown"), ast.BooleanTerm(true))
+					po.Insert(key("unknown"), ast.BooleanTerm(true))
 				}
 				if p.Relative {
-					po.Insert(ast.StringTerm("relative"), ast.BooleanTerm(true))
+					po.Insert(key("relative"), ast.BooleanTerm(true))
 				}
 				if p.NotExecutableBy != "" {
-					po.Insert(ast.StringTerm("not_executable_by"), str(p.NotExecutableBy))
+					po.Insert(key("not_executable_by"), str(p.NotExecutableBy))
 				}
-				progs.Insert(ast.StringTerm(name), ast.NewTerm(po))
+				progs.Insert(str(name), ast.NewTerm(po))
 			}
-			img.Insert(ast.StringTerm("programs"), ast.NewTerm(progs))
+			img.Insert(key("programs"), ast.NewTerm(progs))
 		}
-		o.Insert(ast.StringTerm("image"), ast.NewTerm(img))
+		o.Insert(key("image"), ast.NewTerm(img))
 	}
 	if d.Project != nil {
 		t := d.Project.term
 		if t == nil { // not built by NewProject
 			t = NewProject(d.Project.Name, d.Project.Services).term
 		}
-		o.Insert(ast.StringTerm("project"), t)
+		o.Insert(key("project"), t)
 	}
 	return o
 }
@@ -132,10 +132,10 @@ func (c *Container) value() ast.Object {
 		kv("labels", strMap(c.Labels)),
 	)
 	if c.Compose != nil {
-		o.Insert(ast.StringTerm("compose"), ast.NewTerm(c.Compose.value()))
+		o.Insert(key("compose"), ast.NewTerm(c.Compose.value()))
 	}
 	if c.ProbeApp != nil {
-		o.Insert(ast.StringTerm("probe_app"), ast.NewTerm(c.ProbeApp.value()))
+		o.Insert(key("probe_app"), ast.NewTerm(c.ProbeApp.value()))
 	}
 	return o
 }
@@ -143,7 +143,7 @@ func (c *Container) value() ast.Object {
 func (n Network) value() ast.Object {
 	o := obj(kv("mode", str(n.Mode)), kv("target", str(n.Target)))
 	if n.Container != nil {
-		o.Insert(ast.StringTerm("container"), ast.NewTerm(n.Container.value()))
+		o.Insert(key("container"), ast.NewTerm(n.Container.value()))
 	}
 	return o
 }
@@ -157,10 +157,10 @@ func (t *NetworkContainer) value() ast.Object {
 		kv("running", ast.BooleanTerm(t.Running)),
 	)
 	if t.Compose != nil {
-		tc.Insert(ast.StringTerm("compose"), ast.NewTerm(t.Compose.value()))
+		tc.Insert(key("compose"), ast.NewTerm(t.Compose.value()))
 	}
 	if t.Error != "" {
-		tc.Insert(ast.StringTerm("error"), str(t.Error))
+		tc.Insert(key("error"), str(t.Error))
 	}
 	return tc
 }
@@ -173,7 +173,7 @@ func (c *Compose) value() ast.Object {
 			d := c.DependsOn[k]
 			deps.Insert(ast.StringTerm(k), ast.NewTerm(obj(kv("condition", str(d.Condition)), kv("required", ast.BooleanTerm(d.Required)))))
 		}
-		o.Insert(ast.StringTerm("depends_on"), ast.NewTerm(deps))
+		o.Insert(key("depends_on"), ast.NewTerm(deps))
 	}
 	return o
 }
@@ -197,17 +197,46 @@ func kv(k string, v *ast.Term) pair { return pair{k, v} }
 func obj(pairs ...pair) ast.Object {
 	o := ast.NewObjectWithCapacity(len(pairs) + 2)
 	for _, p := range pairs {
-		o.Insert(ast.StringTerm(p.k), p.v)
+		o.Insert(key(p.k), p.v)
 	}
 	return o
 }
 
-func str(s string) *ast.Term { return ast.StringTerm(s) }
+// commonTerms are the document's object keys and its most frequent values
+// as terms made once. A create's document has about a hundred strings, most
+// of them these: shared (Rego terms are never changed once built), they
+// cost no allocation per decision.
+var commonTerms = func() map[string]*ast.Term {
+	m := map[string]*ast.Term{}
+	for _, s := range []string{
+		// keys
+		"action", "api_version", "args", "auth_method", "authz", "command", "commands", "compose", "condition", "container", "container_port", "depends_on", "digest", "entrypoint", "error", "form", "found", "healthcheck", "hidden_by", "host_ip", "host_port", "id", "image", "inherited", "interval_ns", "labels", "memory_bytes", "method", "mode", "mounts", "name", "network", "not_executable_by", "path", "plugin", "plugin_name", "ports", "probe_app", "probe_loopback", "probe_url", "problem", "program", "programs", "project", "query", "ref", "relative", "repository", "request", "required", "resolved", "retries", "running", "service", "shell", "shell_command", "shell_found", "source", "stack", "start_period_ns", "tag", "target", "test", "timeout_ns", "truncated", "type", "unknown", "user", "user_agent", "working_dir",
+		// values
+		"", "dockerd", "check", "container.create", "container.start", "service.create", "service.update",
+		"POST", "GET", "/containers/create", "1.41", "cmd", "shell", "none", "default", "host", "bridge",
+		"catalog", "index", "daemon", "bind", "volume", "tmpfs", "service_healthy", "service_started",
+		"service_completed_successfully", "/", "/bin/sh", "-c", "-f", "sh", "curl", "wget",
+		"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin",
+	} {
+		m[s] = ast.StringTerm(s)
+	}
+	return m
+}()
+
+// key is the term of an object key.
+func key(k string) *ast.Term { return str(k) }
+
+func str(s string) *ast.Term {
+	if t, ok := commonTerms[s]; ok {
+		return t
+	}
+	return ast.StringTerm(s)
+}
 
 func strs(ss []string) *ast.Term {
 	ts := make([]*ast.Term, len(ss))
 	for i, s := range ss {
-		ts[i] = ast.StringTerm(s)
+		ts[i] = str(s)
 	}
 	return ast.ArrayTerm(ts...)
 }
@@ -215,7 +244,7 @@ func strs(ss []string) *ast.Term {
 func strMap(m map[string]string) *ast.Term {
 	o := ast.NewObjectWithCapacity(len(m))
 	for _, k := range sortedKeys(m) {
-		o.Insert(ast.StringTerm(k), ast.StringTerm(m[k]))
+		o.Insert(str(k), str(m[k]))
 	}
 	return ast.NewTerm(o)
 }
