@@ -142,6 +142,15 @@ func runCheck(cmd *cobra.Command, args []string, o checkOptions) error {
 	for _, w := range warnings {
 		fmt.Fprintln(cmd.ErrOrStderr(), "authz: warning:", w)
 	}
+	// The projects load while the policies compile: the two are
+	// independent, and on a CI runner's two cores compose-go's loading
+	// (its schema, the files) then costs no wall time. --fix reloads after
+	// each rewrite, which a later project's early load could miss (an
+	// included file), so it loads each project when it comes.
+	var loads []<-chan loaded
+	if !o.fix {
+		loads = loadAhead(ctx, targets)
+	}
 	engine, err := newEngine(ctx, o.policyDirs)
 	if err != nil {
 		return usageError{err}
@@ -161,8 +170,18 @@ func runCheck(cmd *cobra.Command, args []string, o checkOptions) error {
 	stderr := cmd.ErrOrStderr()
 	rep := check.Report{Findings: []check.Finding{}}
 	loadFailed := false
-	for _, t := range targets {
-		p, findings, err := checkProject(ctx, checker, t)
+	for i, t := range targets {
+		var p *compose.Project
+		var findings []check.Finding
+		if loads != nil {
+			l := <-loads[i]
+			p, err = l.p, l.err
+			if err == nil {
+				findings, err = checker.Check(ctx, p)
+			}
+		} else {
+			p, findings, err = checkProject(ctx, checker, t)
+		}
 		if err != nil {
 			fmt.Fprintln(stderr, "authz:", err)
 			loadFailed = true
@@ -321,6 +340,36 @@ func interruptible(parent context.Context, stderr io.Writer) (ctx context.Contex
 		<-watching // never returns after a signal: the watcher exits
 		cancel()
 	}
+}
+
+// loaded is a project compose.Load loaded, or its error.
+type loaded struct {
+	p   *compose.Project
+	err error
+}
+
+// loadAhead loads targets one after the other in the background, each
+// into its channel, in order, so that the first is ready as soon as
+// possible. It stops early when ctx is done; the loads left then report
+// ctx's error.
+func loadAhead(ctx context.Context, targets []checkTarget) []<-chan loaded {
+	chans := make([]chan loaded, len(targets))
+	out := make([]<-chan loaded, len(targets))
+	for i := range chans {
+		chans[i] = make(chan loaded, 1)
+		out[i] = chans[i]
+	}
+	go func() {
+		for i, t := range targets {
+			if err := ctx.Err(); err != nil {
+				chans[i] <- loaded{err: err}
+				continue
+			}
+			p, err := compose.Load(ctx, t.opts)
+			chans[i] <- loaded{p, err}
+		}
+	}()
+	return out
 }
 
 func checkProject(ctx context.Context, c *check.Checker, t checkTarget) (*compose.Project, []check.Finding, error) {

@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -132,6 +134,9 @@ type compiled struct {
 	revision string
 	// opts rebuild the set for ad-hoc queries (Query), which tools use.
 	opts []func(*rego.Rego)
+	// decisions remembers this set's results by input (nil: the set has
+	// non-deterministic rules, whose results are never reused).
+	decisions *decisionCache
 }
 
 // New compiles the sources and returns an engine serving them.
@@ -177,9 +182,16 @@ func (e *Engine) HasRequestRules() bool { return e.current.Load().requestRules }
 func (e *Engine) RuleModes() RuleModes { return e.current.Load().ruleModes }
 
 // Evaluate runs the decision query on input, the document as a Rego value
-// (input.Document.Value builds it without a JSON round trip).
+// (input.Document.Value builds it without a JSON round trip). The rules
+// are deterministic functions of the input and the set's data, so an input
+// equal to one the current set already decided gets that decision again
+// without an evaluation (see decisionCache).
 func (e *Engine) Evaluate(ctx context.Context, input ast.Value) (Result, error) {
 	c := e.current.Load()
+	if res, ok := c.decisions.get(input); ok {
+		res.RuleModes = c.ruleModes
+		return res, nil
+	}
 	rs, err := c.query.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return Result{}, fmt.Errorf("evaluate %s: %w", Query, err)
@@ -188,8 +200,12 @@ func (e *Engine) Evaluate(ctx context.Context, input ast.Value) (Result, error) 
 		return Result{}, errors.New(Query + " is undefined: the policy set has no hardened.main package (is rego/main.rego overridden?)")
 	}
 	res, err := decodeResult(rs[0].Expressions[0].Value)
+	if err != nil {
+		return Result{RuleModes: c.ruleModes}, err
+	}
+	c.decisions.put(input, res)
 	res.RuleModes = c.ruleModes
-	return res, err
+	return res, nil
 }
 
 // Query evaluates any query against the current set, compiling it on the
@@ -236,6 +252,9 @@ func compile(ctx context.Context, src Sources) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
+	if src.TypeCheckedShipped && len(src.Overrides) == 0 {
+		return compileFiles(ctx, files, nil)
+	}
 	ss, err := src.schemas()
 	if err != nil {
 		return nil, err
@@ -248,30 +267,39 @@ func compile(ctx context.Context, src Sources) (*compiled, error) {
 func compileFiles(ctx context.Context, files []file, ss *ast.SchemaSet) (*compiled, error) {
 	var (
 		opts  = []func(*rego.Rego){rego.Query(Query)}
-		data  = map[string]any{}
 		names []string
 		req   bool
 	)
-	for _, f := range files {
+	// The data files (the catalog) are decoded while the modules are
+	// parsed on every core, so that the compiler, which needs both, waits
+	// for about the longer of the two rather than their sum: the start-up
+	// of every `authz check`. Errors are reported as a sequential loop
+	// would: that of the first file that fails.
+	merged := make(chan dataResult, 1)
+	go func() { merged <- mergeAll(files) }()
+	modules, parseErrs := parseModules(files)
+	d := <-merged
+	for i, f := range files {
 		switch f.kind {
 		case kindModule:
-			m, err := parseModule(f)
-			if err != nil {
-				return nil, err
+			if parseErrs[i] != nil {
+				return nil, parseErrs[i]
 			}
+			m := modules[i]
 			if m.Package.Path.HasPrefix(ast.MustParseRef(requestRulesPackage)) {
 				req = true
 			}
 			opts = append(opts, rego.ParsedModule(m))
 		case kindData:
-			if err := mergeData(data, f); err != nil {
-				return nil, err
+			if i == d.failed {
+				return nil, d.err
 			}
 		default: // tests: only Validate compiles them
 			continue
 		}
 		names = append(names, f.name)
 	}
+	data := d.data
 	// Keep the data as AST values: with plain Go values the store converts
 	// the whole catalog on every read, which dominated a decision's cost.
 	store := inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))
@@ -294,7 +322,7 @@ func compileFiles(ctx context.Context, files []file, ss *ast.SchemaSet) (*compil
 	if err != nil {
 		return nil, err
 	}
-	return &compiled{query: pq, requestRules: req, files: names, ruleModes: modes, opts: opts[1:], revision: revision(files)}, nil
+	return &compiled{query: pq, requestRules: req, files: names, ruleModes: modes, opts: opts[1:], revision: revision(files), decisions: newDecisionCache(compiler)}, nil
 }
 
 // parseModule parses a policy or test file as the engine compiles it:
@@ -309,13 +337,51 @@ func parseModule(f file) (*ast.Module, error) {
 
 // buildData merges every data.json at its directory's path.
 func buildData(files []file) (map[string]any, error) {
+	d := mergeAll(files)
+	return d.data, d.err
+}
+
+// dataResult is the data of a set, or the error of files[failed].
+type dataResult struct {
+	data   map[string]any
+	err    error
+	failed int
+}
+
+// mergeAll merges the data files of files in order, stopping at the
+// first that fails.
+func mergeAll(files []file) dataResult {
 	data := map[string]any{}
-	for _, f := range files {
+	for i, f := range files {
 		if f.kind == kindData {
 			if err := mergeData(data, f); err != nil {
-				return nil, err
+				return dataResult{err: err, failed: i}
 			}
 		}
 	}
-	return data, nil
+	return dataResult{data: data, failed: -1}
+}
+
+// parseModules parses the policy modules of files (not their tests) on
+// every CPU. The results are indexed as files.
+func parseModules(files []file) ([]*ast.Module, []error) {
+	modules := make([]*ast.Module, len(files))
+	errs := make([]error, len(files))
+	next := atomic.Int64{}
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(files) {
+					return
+				}
+				if files[i].kind == kindModule {
+					modules[i], errs[i] = parseModule(files[i])
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return modules, errs
 }

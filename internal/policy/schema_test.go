@@ -50,3 +50,30 @@ deny contains {"rule": "ACME020", "severity": "error", "title": "t", "message": 
 		t.Fatalf("input.container.healthcheck: %v", err)
 	}
 }
+
+// The shipped set type-checks against the input schema: `authz check`
+// relies on it to skip that check when it compiles the shipped set alone
+// (Sources.TypeCheckedShipped). A shipped rule that reads a field the
+// input does not have fails here, and in CI's `opa check --schema`.
+func TestShippedSetTypeChecks(t *testing.T) {
+	if _, err := policy.New(context.Background(), policy.Sources{Library: rego.FS, Rules: policies.FS}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// With an override directory the whole set is type-checked even when the
+// shipped set is trusted: the check is for the operator's rules.
+func TestTypeCheckedShippedChecksOverrides(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "acme"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := "package hardened.rules.acme\n\ndeny contains \"x\" if input.container.helthcheck.form == \"none\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "acme", "acme.rego"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := policy.New(context.Background(), policy.Sources{Library: rego.FS, Rules: policies.FS, Overrides: []string{dir}, TypeCheckedShipped: true})
+	if err == nil || !strings.Contains(err.Error(), "input.container.helthcheck") {
+		t.Fatalf("a misspelled input field in an override loaded with TypeCheckedShipped: %v", err)
+	}
+}
