@@ -54,10 +54,28 @@ type Document struct {
 type Project struct {
 	Name     string              `json:"name"`
 	Services map[string]Document `json:"services"`
+	// Index is what the other services say of each service, keyed by the
+	// service named: the reverse of depends_on and of network_mode
+	// "service:". Rules asking it of every service would otherwise scan
+	// the whole project once per service, quadratic in its size. Every
+	// service has an entry, and so does a name that depends_on or
+	// network_mode gives without the project having it. NewProject fills it.
+	Index map[string]Relations `json:"index,omitempty"`
 
 	// term is the project as a Rego value, built once by NewProject and
 	// shared by every service's document.
 	term *ast.Term
+}
+
+// Relations are the services of a project that name one service.
+type Relations struct {
+	// Dependents are the services whose depends_on names this one, with
+	// the condition each waits for.
+	Dependents map[string]string `json:"dependents,omitempty"`
+	// JoinedBy are the services that join this one's network namespace
+	// (network_mode "service:<name>": container mode with this service as
+	// its target), sorted.
+	JoinedBy []string `json:"joined_by,omitempty"`
 }
 
 // NewProject returns the project of services. Its Rego value is built
@@ -65,13 +83,71 @@ type Project struct {
 // a project of n services costs n conversions, not n². services must not
 // change afterwards.
 func NewProject(name string, services map[string]Document) *Project {
-	p := &Project{Name: name, Services: services}
-	svcs := ast.NewObjectWithCapacity(len(services))
-	for _, k := range sortedKeys(services) {
-		svcs.Insert(ast.StringTerm(k), ast.NewTerm(services[k].Value()))
-	}
-	p.term = ast.NewTerm(obj(kv("name", str(name)), kv("services", ast.NewTerm(svcs))))
+	p := &Project{Name: name, Services: services, Index: projectIndex(services)}
+	p.term = p.value()
 	return p
+}
+
+// projectIndex returns the reverse relations of services, in one pass.
+func projectIndex(services map[string]Document) map[string]Relations {
+	// Every service has an entry, so that a project whose services name
+	// none of the others still has an index, and rules need not scan it.
+	idx := make(map[string]Relations, len(services))
+	for s := range services {
+		idx[s] = Relations{}
+	}
+	for _, s := range sortedKeys(services) {
+		c := services[s].Container
+		if c == nil {
+			continue
+		}
+		if c.Compose != nil {
+			for target, d := range c.Compose.DependsOn {
+				r := idx[target]
+				if r.Dependents == nil {
+					r.Dependents = map[string]string{}
+				}
+				r.Dependents[s] = d.Condition
+				idx[target] = r
+			}
+		}
+		if c.Network.Mode == "container" {
+			r := idx[c.Network.Target]
+			// s grows in sorted order, so JoinedBy stays sorted.
+			r.JoinedBy = append(r.JoinedBy, s)
+			idx[c.Network.Target] = r
+		}
+	}
+	return idx
+}
+
+// value is the project as a Rego value, from its fields as they are.
+func (p *Project) value() *ast.Term {
+	svcs := ast.NewObjectWithCapacity(len(p.Services))
+	for _, k := range sortedKeys(p.Services) {
+		svcs.Insert(ast.StringTerm(k), ast.NewTerm(p.Services[k].Value()))
+	}
+	o := obj(kv("name", str(p.Name)), kv("services", ast.NewTerm(svcs)))
+	if len(p.Index) > 0 {
+		idx := ast.NewObjectWithCapacity(len(p.Index))
+		for _, k := range sortedKeys(p.Index) {
+			r := p.Index[k]
+			ro := ast.NewObjectWithCapacity(2)
+			if len(r.Dependents) > 0 {
+				deps := ast.NewObjectWithCapacity(len(r.Dependents))
+				for _, s := range sortedKeys(r.Dependents) {
+					deps.Insert(ast.StringTerm(s), str(r.Dependents[s]))
+				}
+				ro.Insert(key("dependents"), ast.NewTerm(deps))
+			}
+			if len(r.JoinedBy) > 0 {
+				ro.Insert(key("joined_by"), strs(r.JoinedBy))
+			}
+			idx.Insert(ast.StringTerm(k), ast.NewTerm(ro))
+		}
+		o.Insert(key("index"), ast.NewTerm(idx))
+	}
+	return ast.NewTerm(o)
 }
 
 // Authz describes this plugin itself, so rules can protect it.

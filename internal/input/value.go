@@ -86,7 +86,7 @@ func (d Document) Value() ast.Value {
 	if d.Project != nil {
 		t := d.Project.term
 		if t == nil { // not built by NewProject
-			t = NewProject(d.Project.Name, d.Project.Services).term
+			t = d.Project.value()
 		}
 		o.Insert(key("project"), t)
 	}
@@ -210,7 +210,7 @@ var commonTerms = func() map[string]*ast.Term {
 	m := map[string]*ast.Term{}
 	for _, s := range []string{
 		// keys
-		"action", "api_version", "args", "auth_method", "authz", "command", "commands", "compose", "condition", "container", "container_port", "depends_on", "digest", "entrypoint", "error", "form", "found", "healthcheck", "hidden_by", "host_ip", "host_port", "id", "image", "inherited", "interval_ns", "labels", "memory_bytes", "method", "mode", "mounts", "name", "network", "not_executable_by", "path", "plugin", "plugin_name", "ports", "probe_app", "probe_loopback", "probe_url", "problem", "program", "programs", "project", "query", "ref", "relative", "repository", "request", "required", "resolved", "retries", "running", "service", "shell", "shell_command", "shell_found", "source", "stack", "start_period_ns", "tag", "target", "test", "timeout_ns", "truncated", "type", "unknown", "user", "user_agent", "working_dir",
+		"action", "api_version", "args", "auth_method", "authz", "command", "commands", "compose", "condition", "container", "container_port", "depends_on", "dependents", "digest", "entrypoint", "error", "form", "found", "healthcheck", "hidden_by", "host_ip", "host_port", "id", "image", "index", "inherited", "interval_ns", "joined_by", "labels", "memory_bytes", "method", "mode", "mounts", "name", "network", "not_executable_by", "path", "plugin", "plugin_name", "ports", "probe_app", "probe_loopback", "probe_url", "problem", "program", "programs", "project", "query", "ref", "relative", "repository", "request", "required", "resolved", "retries", "running", "service", "shell", "shell_command", "shell_found", "source", "stack", "start_period_ns", "tag", "target", "test", "timeout_ns", "truncated", "type", "unknown", "user", "user_agent", "working_dir",
 		// values
 		"", "dockerd", "check", "container.create", "container.start", "service.create", "service.update",
 		"POST", "GET", "/containers/create", "1.41", "cmd", "shell", "none", "default", "host", "bridge",

@@ -1,6 +1,7 @@
 package input
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/moby/moby/api/types/container"
@@ -47,5 +48,47 @@ func TestValueMatchesJSON(t *testing.T) {
 		if got := d.Value(); got.Compare(want) != 0 {
 			t.Errorf("Value() differs from the JSON encoding:\n got  %v\n want %v", got, want)
 		}
+	}
+}
+
+// The project's index is the reverse of depends_on and of network_mode
+// "service:", for every service and every name they give.
+func TestProjectIndex(t *testing.T) {
+	svc := func(deps map[string]Dependency, net Network) Document {
+		return Document{Container: &Container{Compose: &Compose{DependsOn: deps}, Network: net}}
+	}
+	p := NewProject("p", map[string]Document{
+		"app":    svc(nil, Network{Mode: "default"}),
+		"health": svc(map[string]Dependency{"app": {Condition: "service_started"}}, Network{Mode: "container", Target: "app"}),
+		"probe":  svc(nil, Network{Mode: "container", Target: "app"}),
+		"web": svc(map[string]Dependency{
+			"health": {Condition: "service_healthy"},
+			"app":    {Condition: "service_completed_successfully"},
+			"gone":   {Condition: "service_started"},
+		}, Network{Mode: "bridge"}),
+		"plugin": {},
+	})
+	want := map[string]Relations{
+		"app": {
+			Dependents: map[string]string{"health": "service_started", "web": "service_completed_successfully"},
+			JoinedBy:   []string{"health", "probe"},
+		},
+		"health": {Dependents: map[string]string{"web": "service_healthy"}},
+		"probe":  {},
+		"web":    {},
+		"plugin": {},
+		"gone":   {Dependents: map[string]string{"web": "service_started"}},
+	}
+	if !reflect.DeepEqual(p.Index, want) {
+		t.Errorf("Index = %v, want %v", p.Index, want)
+	}
+	// The index is part of the shared value, as its JSON says.
+	wantIdx, err := ast.InterfaceToValue(p.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := p.term.Value.(ast.Object).Get(ast.StringTerm("index"))
+	if got == nil || got.Value.Compare(wantIdx) != 0 {
+		t.Errorf("project value's index = %v, want %v", got, wantIdx)
 	}
 }

@@ -43,10 +43,41 @@ _sidecar := _svc("app-health", fx.hc_cmd_curl, {
 	},
 })
 
-# _eval(services, name): the decision on `name` inside the project.
+# _eval(services, name): the decision on `name` inside the project, the
+# same whether the project carries the index `authz check` adds
+# (input.project.index) or the rules scan its services.
 _eval(services, name) := d if {
 	inp := object.union(services[name], {"project": {"name": "seed", "services": services}})
 	d := data.hardened.main.decision with input as inp
+	indexed := object.union(inp, {"project": {"index": _index(services)}})
+	d == data.hardened.main.decision with input as indexed
+}
+
+# _index(services): input.project.index as internal/input builds it.
+_index(services) := {t: r |
+	some t in _named(services)
+	deps := {s: dep.condition |
+		some s, doc in services
+		dep := doc.container.compose.depends_on[t]
+	}
+	joined := sort([s |
+		some s, doc in services
+		doc.container.network.mode == "container"
+		doc.container.network.target == t
+	])
+	r := object.union(
+		{k: v | some k, v in {"dependents": deps}; count(v) > 0},
+		{k: v | some k, v in {"joined_by": joined}; count(v) > 0},
+	)
+}
+
+_named(services) := ({s | some s, _ in services} | {t |
+	some doc in services
+	some t, _ in doc.container.compose.depends_on
+}) | {t |
+	some doc in services
+	doc.container.network.mode == "container"
+	t := doc.container.network.target
 }
 
 # The shipped rules' IDs among the decision's violations: operator families

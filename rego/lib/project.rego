@@ -78,15 +78,15 @@ healthcheck_state(doc) := "unknown" if {
 # (network_mode: "service:<name>") and have a healthcheck that can pass:
 # they can stand in for name's own healthcheck.
 sidecars_of(name) := {s |
-	some s, doc in services
-	doc.container.network.mode == "container"
-	doc.container.network.target == name
-	healthcheck_passes(doc)
+	some s in _joined_by(name)
+	healthcheck_passes(services[s])
 }
 
 # dependents_by_condition(name): the services whose depends_on names name,
 # with the condition each waits for (service_started when none is given).
-dependents_by_condition(name) := {s: c |
+dependents_by_condition(name) := object.get(_index, [name, "dependents"], {}) if {
+	_indexed
+} else := {s: c |
 	some s, doc in services
 	dep := object.get(doc, ["container", "compose", "depends_on", name], null)
 	dep != null
@@ -95,9 +95,32 @@ dependents_by_condition(name) := {s: c |
 
 # dependents_of(name): the services whose depends_on names name, with any
 # condition.
-dependents_of(name) := {s |
+dependents_of(name) := object.keys(dependents_by_condition(name)) if {
+	_indexed
+} else := {s |
 	some s, doc in services
 	object.get(doc, ["container", "compose", "depends_on", name], null) != null
+}
+
+# _index: input.project.index, the reverse relations `authz check` computes
+# once per project, so that asking them of every service is not a scan of
+# the project per service. Documents written without it (Rego tests, other
+# callers) get the same answers by scanning.
+_index := i if {
+	i := input.project.index
+	is_object(i)
+}
+
+_indexed if _index
+
+# _joined_by(name): the services in container network mode whose target
+# is name.
+_joined_by(name) := {s | some s in object.get(_index, [name, "joined_by"], [])} if {
+	_indexed
+} else := {s |
+	some s, doc in services
+	doc.container.network.mode == "container"
+	doc.container.network.target == name
 }
 
 # sidecar_for(name): the name of the sidecar service that probes name: one
