@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,26 +24,9 @@ func TestBenchAgainstServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
+	t.Cleanup(func() { os.RemoveAll(dir) }) // after the plugin stops
 	sock := filepath.Join(dir, "authz.sock")
-	cmd := exec.Command(self, "serve", "--socket", sock, "--state-dir", "", "--docker-host", "unix://"+filepath.Join(dir, "none.sock"), "--log-level", "warn")
-	cmd.Env = append(os.Environ(), runMainEnv+"=1")
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("authz serve still running 15s after SIGTERM")
-		}
-	}()
+	_, stderr := startServe(t, self, "--socket", sock, "--state-dir", "", "--docker-host", "unix://"+filepath.Join(dir, "none.sock"), "--log-level", "warn")
 	deadline := time.Now().Add(60 * time.Second)
 	for loadgen.Activate(context.Background(), sock) != nil {
 		if time.Now().After(deadline) {

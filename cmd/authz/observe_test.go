@@ -55,28 +55,8 @@ func TestServeLogsDecisionsAndServesMetrics(t *testing.T) {
 	dir := t.TempDir()
 	sock, logPath, addr := filepath.Join(dir, "authz.sock"), filepath.Join(dir, "decisions.log"), freeAddr(t)
 	host, _ := slowDaemon(t)
-	cmd := exec.Command(self, "serve", "--socket", sock, "--docker-host", host, "--daemon-timeout", "100ms",
+	proc, stderr := startServe(t, self, "--socket", sock, "--docker-host", host, "--daemon-timeout", "100ms",
 		"--state-dir", "", "--decision-log", logPath, "--metrics-addr", addr, "--mask", "/container/labels/owner")
-	cmd.Env = append(os.Environ(), runMainEnv+"=1")
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("authz serve: %v\n%s", err, stderr.String())
-			}
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("authz serve still running 15s after SIGTERM")
-		}
-	}()
 
 	base := "http://" + addr
 	deadline := time.Now().Add(60 * time.Second)
@@ -160,7 +140,7 @@ func TestServeLogsDecisionsAndServesMetrics(t *testing.T) {
 	if err := os.Rename(logPath, logPath+".1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+	if err := proc.Signal(syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
 	deadline = time.Now().Add(10 * time.Second)
@@ -177,6 +157,36 @@ func TestServeLogsDecisionsAndServesMetrics(t *testing.T) {
 	if b, _ := os.ReadFile(logPath + ".1"); !bytes.Equal(b, log1) {
 		t.Errorf("the rotated file changed")
 	}
+}
+
+// startServe runs `authz serve args...` as a process of its own (self is
+// this test binary, which runs main when runMainEnv is set) and stops it
+// with SIGTERM when the test ends: it must exit 0 within 15 s. It returns
+// the process, for signals, and its stderr.
+func startServe(t *testing.T, self string, args ...string) (*os.Process, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(self, append([]string{"serve"}, args...)...)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("authz serve: %v\n%s", err, stderr.String())
+			}
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Errorf("authz serve still running 15s after SIGTERM")
+		}
+	})
+	return cmd.Process, stderr
 }
 
 // syncBuffer is a buffer a subprocess's output is copied into while the
