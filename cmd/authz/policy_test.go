@@ -15,35 +15,17 @@ import (
 	"time"
 )
 
-// acmeRule and acmeTest are the README's example rule and its test.
-const acmeRule = `package hardened.rules.acme_registry
+// acmeRule and acmeTest are the README's example rule (images must come
+// from the internal registry) and its test, kept in testdata/acme.
+var acmeRule, acmeTest = readAcme("acme_registry.rego"), readAcme("acme_registry_test.rego")
 
-import data.hardened.lib.request
-import data.hardened.lib.violation
-
-# METADATA
-# title: Images must come from the internal registry
-# custom:
-#   id: ACME001
-#   severity: error
-deny contains violation.new(rego.metadata.rule(), msg, fix) if {
-	request.is_container_create
-	not startswith(input.image.repository, "registry.acme.example/")
-	msg := sprintf("%s uses %s, which is not from registry.acme.example", [request.subject, request.image_ref])
-	fix := {"summary": "Push the image to registry.acme.example and use that name."}
+func readAcme(name string) string {
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "acme", name))
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }
-`
-
-const acmeTest = `package hardened.rules.acme_registry
-
-import data.hardened.test.fixtures as fx
-
-test_denies_public_images if {
-	some v in deny with input as fx.create({"image": fx.image("docker.io/library/nginx", "1")})
-	v.rule == "ACME001"
-	startswith(v.message, ` + "`" + `ACME001: service "app" uses nginx:1` + "`" + `)
-}
-`
 
 // policyDir writes an acme policy directory; broken makes its rule
 // allow everything, so that its test fails.
