@@ -328,6 +328,18 @@ type Image struct {
 	// "index"); they are absent when the index did not answer.
 	ShellFound *bool                  `json:"shell_found,omitempty"`
 	Programs   map[string]ProgramFact `json:"programs,omitempty"`
+	// Catalog is set by the policy engine, not by the input's builder: the
+	// image's catalog entry, worked out once per repository, tag and
+	// policy set (policy.EntryQuery), so rules need not derive it on
+	// every evaluation.
+	Catalog *CatalogFacts `json:"catalog,omitempty"`
+}
+
+// CatalogFacts holds the catalog entry of an image (input.image.catalog):
+// the object rego/lib/image.rego's entry rule is, or none when the image
+// is not in the catalog.
+type CatalogFacts struct {
+	Entry map[string]any `json:"entry,omitempty"`
 }
 
 // ProgramFact says whether a program the container runs exists in the

@@ -61,6 +61,9 @@ func (d Document) Value() ast.Value {
 		if i.ShellFound != nil {
 			img.Insert(key("shell_found"), ast.BooleanTerm(*i.ShellFound))
 		}
+		if i.Catalog != nil {
+			img.Insert(key("catalog"), catalogValue(i.Catalog))
+		}
 		if i.Programs != nil {
 			progs := ast.NewObjectWithCapacity(len(i.Programs))
 			for name, p := range i.Programs {
@@ -255,4 +258,17 @@ func mountsValue(ms []Mount) *ast.Term {
 		ts[i] = ast.NewTerm(obj(kv("target", str(m.Target)), kv("type", str(m.Type))))
 	}
 	return ast.ArrayTerm(ts...)
+}
+
+// catalogValue is input.image.catalog: {"entry": {...}}, or {} without an
+// entry. The policy engine usually sets it on the Rego value itself
+// (policy.EntryQuery); this is for a document that carries one.
+func catalogValue(c *CatalogFacts) *ast.Term {
+	o := ast.NewObject()
+	if c.Entry != nil {
+		if v, err := ast.InterfaceToValue(c.Entry); err == nil {
+			o.Insert(key("entry"), ast.NewTerm(v))
+		}
+	}
+	return ast.NewTerm(o)
 }

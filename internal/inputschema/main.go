@@ -167,6 +167,10 @@ func (g *generator) schema(t reflect.Type) (obj, error) {
 		// No "properties": an open object for OPA, whose type checker
 		// ignores additionalProperties; validators still check the values.
 		return obj{{"type", "object"}, {"additionalProperties", values}}, nil
+	case reflect.Interface:
+		// Any JSON value: the catalog entry (input.image.catalog.entry)
+		// is the catalog's object as the rules define it.
+		return obj{}, nil
 	case reflect.Struct:
 		if t == rootType {
 			return obj{{"$ref", "#"}}, nil

@@ -246,6 +246,14 @@ func documents(t *testing.T) map[string]input.Document {
 	docs["dockerd create, network target"] = sidecar.WithNetworkTarget(app)
 	docs["dockerd create, probe app"] = sidecar.WithProbeApp(netns.Target{Err: "no running container publishes port 3000"})
 
+	// The catalog entry the policy engine hands the rules
+	// (policy.EntryQuery), as a document carries it.
+	withEntry := sidecar
+	withEntryImage := *withEntry.Image
+	withEntryImage.Catalog = &input.CatalogFacts{Entry: map[string]any{"family": "dhi-curl-dev", "shell": true, "programs": map[string]any{"curl": true}}}
+	withEntry.Image = &withEntryImage
+	docs["dockerd create, catalog entry"] = withEntry
+
 	// A relative PATH entry, a bind mount and a tmpfs decide lookups.
 	docs["dockerd create, mounts"] = create("/containers/create", `{
 		"Image": "dhi.io/node:25-debian13-dev", "WorkingDir": "/app",

@@ -137,6 +137,9 @@ type compiled struct {
 	// decisions remembers this set's results by input (nil: the set has
 	// non-deterministic rules, whose results are never reused).
 	decisions *decisionCache
+	// entries hands each evaluation its image's catalog entry, worked out
+	// once per repository and tag (nil: the set cannot derive one alone).
+	entries *entryMemo
 }
 
 // New compiles the sources and returns an engine serving them.
@@ -192,7 +195,7 @@ func (e *Engine) Evaluate(ctx context.Context, input ast.Value) (Result, error) 
 		res.RuleModes = c.ruleModes
 		return res, nil
 	}
-	rs, err := c.query.Eval(ctx, rego.EvalParsedInput(input))
+	rs, err := c.query.Eval(ctx, rego.EvalParsedInput(c.entries.with(ctx, input)))
 	if err != nil {
 		return Result{}, fmt.Errorf("evaluate %s: %w", Query, err)
 	}
@@ -322,7 +325,11 @@ func compileFiles(ctx context.Context, files []file, ss *ast.SchemaSet) (*compil
 	if err != nil {
 		return nil, err
 	}
-	return &compiled{query: pq, requestRules: req, files: names, ruleModes: modes, opts: opts[1:], revision: revision(files), decisions: newDecisionCache(compiler)}, nil
+	return &compiled{
+		query: pq, requestRules: req, files: names, ruleModes: modes, opts: opts[1:], revision: revision(files),
+		decisions: newDecisionCache(compiler),
+		entries:   newEntryMemo(ctx, compiler, []func(*rego.Rego){rego.Store(store)}),
+	}, nil
 }
 
 // parseModule parses a policy or test file as the engine compiles it:

@@ -104,12 +104,31 @@ canonical_repository(repo) := r if {
 # catalog_entry(repo, tag): the catalog entry of repo:tag (undefined if
 # none); repo as in input.image.repository.
 catalog_entry(repo, tg) := e if {
-	e := entry with input as {"image": {"repository": repo, "tag": tg}}
+	e := derived_entry with input as {"image": {"repository": repo, "tag": tg}}
 }
 
 # The catalog entry of the request's image (undefined if none): a rule, so
 # it is looked up once per decision however many facts read it.
-entry := object.union(g, object.remove(o.entry, {"tag", "description", "basis"})) if {
+#
+# The entry is a function of the repository, the tag and the set's data
+# only. The plugin and `authz check` work it out once per repository and
+# tag and policy set (the same derivation, derived_entry, evaluated alone)
+# and hand it over as input.image.catalog: {"entry": {...}}, or {} when the
+# image has none. An input without input.image.catalog (opa test, opa eval,
+# a hand-made input) gets the derivation here.
+entry := e if {
+	_catalog_given
+	e := input.image.catalog.entry
+} else := e if {
+	not _catalog_given
+	e := derived_entry
+}
+
+_catalog_given if is_object(input.image.catalog)
+
+# derived_entry: the catalog entry of the request's image worked out from
+# data.catalog (undefined if none).
+derived_entry := object.union(g, object.remove(o.entry, {"tag", "description", "basis"})) if {
 	g := _generated_entry
 	o := _override
 } else := object.remove(o.entry, {"tag", "description", "basis"}) if {
@@ -120,9 +139,9 @@ entry := object.union(g, object.remove(o.entry, {"tag", "description", "basis"})
 # from, for `authz catalog show`: {"entry", "match": {"key", "how": "tag" |
 # "dev" | "all", "tag", "override": {"layer", "key", "tag", "family",
 # "basis"}}, "source": data.catalog.sources[...]}.
-catalog_lookup := {k: v | some k, v in _lookup_parts} if entry
+catalog_lookup := {k: v | some k, v in _lookup_parts} if derived_entry
 
-_lookup_parts["entry"] := entry
+_lookup_parts["entry"] := derived_entry
 
 _lookup_parts["match"] := {k: v | some k, v in _match_parts}
 

@@ -192,3 +192,19 @@ test_catalog_missing_means_unknown if {
 	has_shell with input as inp with data.catalog as {}
 	not program_missing("curl") with input as inp with data.catalog as {}
 }
+
+# The entry the plugin works out once per repository and tag
+# (input.image.catalog) is used as given: {} means no entry even for a
+# repository the catalog has, and a given entry wins over the derivation.
+_given(repo, tg, catalog) := fx.with_image(fx.compose_create, object.union(fx.image(repo, tg), {"catalog": catalog}))
+
+test_given_entry_is_used if {
+	e := entry with input as _given("dhi.io/app", "1", {"entry": {"family": "given", "shell": true}}) with data.catalog as _cat
+	e == {"family": "given", "shell": true}
+	shell_fact with input as _given("dhi.io/app", "1", {"entry": {"family": "given", "shell": true}}) with data.catalog as _cat
+}
+
+test_given_no_entry_is_undefined if {
+	not entry with input as _given("dhi.io/app", "1", {}) with data.catalog as _cat
+	derived_entry.family == "v-app" with input as _given("dhi.io/app", "1", {}) with data.catalog as _cat
+}
