@@ -27,6 +27,7 @@ type serveOptions struct {
 	pluginName      string
 	deadlines       imagefacts.Deadlines
 	decisionTimeout time.Duration
+	inspectTTL      time.Duration
 	maxEvaluations  int
 	logLevel        string
 	logFormat       string
@@ -66,6 +67,7 @@ before it replaces the running one, which keeps serving if they fail.`,
 	f.IntVar(&o.maxEvaluations, "max-evaluations", authz.DefaultMaxEvaluations, "policy evaluations run at once; others wait in line, and the wait counts against --decision-timeout")
 	f.StringVar(&o.stateDir, "state-dir", imagescan.DefaultStateDir, "directory for the image index cache, so a restart does not scan images again (\"\" keeps it in memory only)")
 	f.DurationVar(&o.deadlines.Scan, "scan-timeout", imagefacts.PluginDeadlines.Scan, "how long a create waits for its image's index before image inspect and the catalog decide")
+	f.DurationVar(&o.inspectTTL, "image-cache-ttl", imagefacts.DefaultInspectTTL, "reuse an image inspect for this long while the daemon's events report no image change (0: inspect on every create)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error; debug logs every allowed request")
 	f.StringVar(&o.logFormat, "log-format", "json", "json or text")
 	o.reload.addFlags(cmd)
@@ -81,6 +83,9 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	}
 	if err := o.deadlines.Validate(); err != nil {
 		return usageError{err}
+	}
+	if o.inspectTTL < 0 {
+		return usageError{fmt.Errorf("--image-cache-ttl %s: must be 0 (off) or positive (default %s)", o.inspectTTL, imagefacts.DefaultInspectTTL)}
 	}
 	if o.maxEvaluations <= 0 {
 		return usageError{fmt.Errorf("--max-evaluations %d: must be positive (default %d)", o.maxEvaluations, authz.DefaultMaxEvaluations)}
@@ -128,7 +133,7 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	scanner := imagescan.New(cli, o.stateDir, log)
 	a = &authz.Authorizer{
 		Engine:     engine,
-		Images:     imagefacts.NewSource(cli, scanner, o.deadlines),
+		Images:     imageSource(cli, scanner, o.deadlines, o.inspectTTL),
 		Warmer:     scanner,
 		Containers: &netns.DaemonResolver{Client: cli, Timeout: o.deadlines.Daemon},
 		DaemonAPI: func(ctx context.Context) (string, error) {
@@ -170,4 +175,17 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	err = plugin.Serve(ctx, l, plugin.NewHandler(a, log), log)
 	log.Info("stopped", "socket", o.socket)
 	return err
+}
+
+// imageSource is the plugin's: image inspects remembered for ttl while the
+// scanner follows the daemon's image events (imagefacts.CachedInspector),
+// or asked on every create when ttl is 0.
+func imageSource(cli *client.Client, scanner *imagescan.Scanner, d imagefacts.Deadlines, ttl time.Duration) *imagefacts.Source {
+	src := imagefacts.NewSource(cli, scanner, d)
+	if ttl > 0 {
+		cached := &imagefacts.CachedInspector{Inner: src.Inspector, TTL: ttl}
+		scanner.WatchImages(cached)
+		src.Inspector = cached
+	}
+	return src
 }

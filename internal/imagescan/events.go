@@ -53,6 +53,22 @@ const (
 	reconnectMax = time.Minute
 )
 
+// ImageWatcher is told what the daemon's event stream says of its images:
+// imagefacts.CachedInspector remembers image inspects only while it is.
+type ImageWatcher interface {
+	// SetLive is called with true once an events call is answered and
+	// with false when it ends: changes between two calls are replayed
+	// (since), but were not reported while they happened.
+	SetLive(live bool)
+	// ImagesChanged is called for every image event (pull, load, import,
+	// tag, untag, delete).
+	ImagesChanged()
+}
+
+// WatchImages has w told of the event stream and its image events, from
+// the next events call on.
+func (s *Scanner) WatchImages(w ImageWatcher) { s.watcher.Store(&w) }
+
 // WatchEvents indexes the images the daemon pulls, loads, imports, tags
 // and commits, one at a time, as their events arrive, until ctx is done.
 // The events call is made again when the daemon ends it or it fails, with
@@ -122,10 +138,17 @@ func (s *Scanner) stream(ctx context.Context, since, until time.Time, q *backlog
 		Filters: make(client.Filters).
 			Add("type", string(events.ImageEventType), string(events.ContainerEventType)).
 			Add("event", string(events.ActionPull), string(events.ActionLoad), string(events.ActionImport),
-				string(events.ActionTag), string(events.ActionCommit)),
+				string(events.ActionTag), string(events.ActionCommit), string(events.ActionUnTag), string(events.ActionDelete)),
 	})
 	if !connect.Stop() {
 		return time.Time{}, fmt.Errorf("the daemon did not answer the events call within %s", s.connectTimeout)
+	}
+	// What watchers remember of the daemon's images holds while this
+	// stream reports every change, and not a moment longer.
+	w := s.watcher.Load()
+	if w != nil {
+		(*w).SetLive(true)
+		defer (*w).SetLive(false)
 	}
 	cut := time.AfterFunc(time.Until(until)+streamGrace, cancel)
 	defer cut.Stop()
@@ -133,6 +156,9 @@ func (s *Scanner) stream(ctx context.Context, since, until time.Time, q *backlog
 	for {
 		select {
 		case m := <-res.Messages:
+			if w != nil && m.Type == events.ImageEventType {
+				(*w).ImagesChanged()
+			}
 			if ref := eventImage(m); ref != "" {
 				s.eventsSeen.Add(1)
 				if q.push(ref) {

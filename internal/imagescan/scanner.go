@@ -181,6 +181,8 @@ type Scanner struct {
 	// onScan, when set, is told how long each export took and how it
 	// ended (ObserveScans).
 	onScan atomic.Pointer[func(time.Duration, error)]
+	// watcher, when set, follows the event stream (WatchImages).
+	watcher atomic.Pointer[ImageWatcher]
 }
 
 // ObserveScans has f told of every scan that exported its image (not
