@@ -3,115 +3,57 @@
 package e2e
 
 import (
-	"cmp"
 	"encoding/json"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/hardened-authz/hardened-authz/internal/loadgen"
 )
 
-// peerEnv names the opa-docker-authz binary the side-by-side measurement
-// loads; .ci/run builds it (.ci/opa-docker-authz.sh) and sets it.
-const peerEnv = "OPA_DOCKER_AUTHZ_BIN"
-
-// scripts/compare-opa-docker-authz.sh, run as its users run it, with the
-// suite's daemon for image facts: both plugins answer the same creates
-// (allowed and denied) and the developer-session mix without a failed
-// call, each decides as its policy says, and the reports come out for
-// docs/performance.md. Times are printed, never asserted: they are
-// measured in benchmarks and by this tool, not judged by a test.
-//
-// CI measures one configuration briefly; docs/performance.md's table is
-// this test with E2E_BENCH_CONCURRENCY=1,16 E2E_BENCH_UNIQUE_NAMES=1
-// E2E_BENCH_DURATION=5s E2E_BENCH_OUT=DIR (the reports as JSON).
-func TestCompareWithOpaDockerAuthz(t *testing.T) {
-	peer := os.Getenv(peerEnv)
-	if peer == "" {
-		t.Skip(peerEnv + " is not set: build opa-docker-authz with .ci/opa-docker-authz.sh and set it to the binary")
+// `authz bench` against the suite's plugin, which asks the suite's dockerd
+// for image facts as on a host: the creates (allowed and denied) and the
+// developer-session mix are answered without a failed call and decided as
+// the policies say. The numbers are printed, never asserted; CI's short
+// run shows the tool works against a real daemon. docs/performance.md's
+// side-by-side table with opa-docker-authz comes from the same load
+// (compare_peer_test.go).
+func TestBenchAgainstDaemon(t *testing.T) {
+	res := suite.Docker.Run(5*time.Minute, suite.Plugin.Bin, "bench", "--socket", suite.Plugin.Socket,
+		"--kind", "create-allow,create-deny,mix", "--concurrency", "16",
+		"--duration", "2s", "--warmup", "1s", "--format", "json")
+	if !res.OK() {
+		t.Fatalf("authz bench failed:\n%s", res)
 	}
-	duration := cmp.Or(os.Getenv("E2E_BENCH_DURATION"), "2s")
-	var runs [][]string
-	for _, c := range strings.Split(cmp.Or(os.Getenv("E2E_BENCH_CONCURRENCY"), "16"), ",") {
-		runs = append(runs, []string{"--concurrency", c})
-		if os.Getenv("E2E_BENCH_UNIQUE_NAMES") != "" {
-			runs = append(runs, []string{"--concurrency", c, "--unique-names"})
-		}
+	var rep loadgen.Report
+	if err := json.Unmarshal([]byte(res.Stdout), &rep); err != nil {
+		t.Fatalf("the report is not JSON: %v\n%s", err, res.Stdout)
 	}
-	all := map[string]map[string]loadgen.Report{}
-	for _, flags := range runs {
-		label := strings.Join(flags, " ")
-		r := Runner{Dir: suite.Root, Env: []string{"DOCKER_HOST=" + suite.Plugin.DockerHost}}
-		args := append([]string{"scripts/compare-opa-docker-authz.sh", peer,
-			"--kind", "create-allow,create-deny,mix", "--duration", duration, "--warmup", "1s", "--format", "json"}, flags...)
-		res := r.Run(10*time.Minute, "bash", args...)
-		if !res.OK() {
-			t.Fatalf("compare-opa-docker-authz.sh %s failed:\n%s", label, res)
-		}
-		all[label] = parseCompare(t, res.Stdout)
-		checkCompare(t, label, all[label])
-	}
-	if dir := os.Getenv("E2E_BENCH_OUT"); dir != "" {
-		b, err := json.MarshalIndent(all, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "compare-opa-docker-authz.json"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	checkBench(t, "hardened-authz", rep)
 }
 
-// checkCompare asserts what does not depend on the machine's speed: no
-// failed call, and each plugin deciding as its policy says.
-func checkCompare(t *testing.T, label string, reports map[string]loadgen.Report) {
+// checkBench asserts what does not depend on the machine's speed: no
+// failed call, and the plugin deciding as its policy says: the curl
+// sidecar allowed, the curl healthcheck on dhi.io/node denied, the mix
+// holding both.
+func checkBench(t *testing.T, label string, rep loadgen.Report) {
 	t.Helper()
-	for _, name := range []string{"opa-docker-authz", "hardened-authz"} {
-		rep, ok := reports[name]
-		if !ok {
-			t.Fatalf("%s: no %s report", label, name)
-		}
-		if n := rep.Errors(); n > 0 {
-			t.Errorf("%s %s: %d failed calls", label, name, n)
-		}
-		for _, c := range rep.Results {
-			p := c.Plugin
-			switch {
-			case p.Allowed+p.Denied == 0:
-				t.Errorf("%s %s %s: no decisions measured", label, name, c.Kind)
-			case c.Kind == "create-allow" && p.Denied > 0:
-				t.Errorf("%s %s: the curl sidecar create was denied %d times", label, name, p.Denied)
-			case c.Kind == "create-deny" && p.Allowed > 0:
-				t.Errorf("%s %s: the curl healthcheck on dhi.io/node was allowed %d times", label, name, p.Allowed)
-			case c.Kind == "mix" && (p.Allowed == 0 || p.Denied == 0):
-				t.Errorf("%s %s: the mix got %d allowed and %d denied: it holds both", label, name, p.Allowed, p.Denied)
-			}
-			t.Logf("%-34s %-16s %-12s p50 %8s p99 %8s %7.0f/s (floor p50 %8s, %7.0f/s)", label, name, c.Kind,
-				p.P50.Round(time.Microsecond), p.P99.Round(time.Microsecond), p.Throughput,
-				c.Floor.P50.Round(time.Microsecond), c.Floor.Throughput)
-		}
+	if n := rep.Errors(); n > 0 {
+		t.Errorf("%s: %d failed calls", label, n)
 	}
-}
-
-// parseCompare splits the script's output, "== NAME (…)" then NAME's JSON
-// report, into the reports by name.
-func parseCompare(t *testing.T, out string) map[string]loadgen.Report {
-	t.Helper()
-	reports := map[string]loadgen.Report{}
-	for _, part := range strings.Split(out, "== ")[1:] {
-		head, body, ok := strings.Cut(part, "\n")
-		if !ok {
-			t.Fatalf("a report without a body: %q", part)
+	for _, c := range rep.Results {
+		p := c.Plugin
+		switch {
+		case p.Allowed+p.Denied == 0:
+			t.Errorf("%s %s: no decisions measured", label, c.Kind)
+		case c.Kind == "create-allow" && p.Denied > 0:
+			t.Errorf("%s: the curl sidecar create was denied %d times", label, p.Denied)
+		case c.Kind == "create-deny" && p.Allowed > 0:
+			t.Errorf("%s: the curl healthcheck on dhi.io/node was allowed %d times", label, p.Allowed)
+		case c.Kind == "mix" && (p.Allowed == 0 || p.Denied == 0):
+			t.Errorf("%s: the mix got %d allowed and %d denied: it holds both", label, p.Allowed, p.Denied)
 		}
-		name, _, _ := strings.Cut(head, " ")
-		var rep loadgen.Report
-		if err := json.Unmarshal([]byte(body), &rep); err != nil {
-			t.Fatalf("%s: the report is not JSON: %v\n%s", name, err, body)
-		}
-		reports[name] = rep
+		t.Logf("%-44s %-12s p50 %8s p99 %8s %7.0f/s (floor p50 %8s, %7.0f/s)", label, c.Kind,
+			p.P50.Round(time.Microsecond), p.P99.Round(time.Microsecond), p.Throughput,
+			c.Floor.P50.Round(time.Microsecond), c.Floor.Throughput)
 	}
-	return reports
 }
