@@ -21,6 +21,7 @@ type benchOptions struct {
 	warmup      time.Duration
 	format      string
 	unique      bool
+	pid         int
 }
 
 func newBenchCommand() *cobra.Command {
@@ -51,6 +52,7 @@ several separated by commas. Exits 1 if any call failed.`,
 	f.IntVar(&o.requests, "requests", 0, "measure this many API calls per kind and target instead of --duration")
 	f.DurationVar(&o.warmup, "warmup", time.Second, "load each target this long before measuring")
 	f.StringVar(&o.format, "format", "text", "output: text or json")
+	f.IntVar(&o.pid, "pid", 0, "the plugin's process ID: report its resident memory before and after each kind (Linux)")
 	f.BoolVar(&o.unique, "unique-names", false, "give every container create a new container name, so no decision cache answers it (default: creates repeat, as up after down)")
 	return cmd
 }
@@ -61,6 +63,9 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 	}
 	if o.format != "text" && o.format != "json" {
 		return usageError{fmt.Errorf("--format %q: want text or json", o.format)}
+	}
+	if o.pid < 0 {
+		return usageError{fmt.Errorf("--pid %d: give the plugin's process ID", o.pid)}
 	}
 	if o.concurrency < 1 {
 		return usageError{errors.New("--concurrency must be at least 1")}
@@ -101,7 +106,7 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 	for _, k := range kinds {
 		c, err := loadgen.Compare(ctx, k, floor, loadgen.Options{
 			Socket: o.socket, Schedule: schedules[k], Concurrency: o.concurrency,
-			Duration: o.duration, Requests: o.requests, Warmup: o.warmup, UniqueNames: o.unique,
+			Duration: o.duration, Requests: o.requests, Warmup: o.warmup, UniqueNames: o.unique, PID: o.pid,
 		})
 		if err != nil {
 			return fmt.Errorf("%s: %w", k, err)

@@ -111,6 +111,9 @@ type Comparison struct {
 	P50Ratio        float64 `json:"p50_ratio"`
 	P99Ratio        float64 `json:"p99_ratio"`
 	ThroughputRatio float64 `json:"throughput_ratio"`
+	// Memory is the plugin process's, when its PID was given (authz bench
+	// --pid): measured around the plugin's part, warm-up included.
+	Memory *Memory `json:"memory,omitempty"`
 }
 
 // Errors is every failed call of both targets, warm-up included.
@@ -129,7 +132,17 @@ func Compare(ctx context.Context, kind string, floor *Floor, opts Options) (Comp
 	if c.Floor, err = Run(ctx, fo); err != nil {
 		return c, fmt.Errorf("floor: %w", err)
 	}
-	if c.Plugin, err = Run(ctx, opts); err != nil {
+	plugin := func() (err error) {
+		c.Plugin, err = Run(ctx, opts)
+		return err
+	}
+	if opts.PID > 0 {
+		m, err := MeasureMemory(opts.PID, plugin)
+		if err != nil {
+			return c, err
+		}
+		c.Memory = &m
+	} else if err := plugin(); err != nil {
 		return c, err
 	}
 	c.P50Ratio = ratio(c.Plugin.P50.Seconds(), c.Floor.P50.Seconds())

@@ -52,6 +52,11 @@ func (r Report) WriteText(w io.Writer) error {
 		return err
 	}
 	for _, c := range r.Results {
+		if m := c.Memory; m != nil {
+			fmt.Fprintf(w, "%s: plugin resident %s → %s (anonymous %s, peak %s)\n", c.Kind, mib(m.RSSBefore), mib(m.RSSAfter), mib(m.AnonAfter), mib(m.PeakRSS))
+		}
+	}
+	for _, c := range r.Results {
 		for _, t := range []struct {
 			name string
 			x    Result
@@ -75,3 +80,6 @@ func ms(d time.Duration) string {
 	}
 	return fmt.Sprintf("%.3fms", v)
 }
+
+// mib formats a byte count in MiB.
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

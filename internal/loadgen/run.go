@@ -57,6 +57,9 @@ type Options struct {
 	// have, so that no cache of earlier decisions can answer it. Without
 	// it a create repeats exactly, as `up` after `down` does.
 	UniqueNames bool
+	// PID, when positive, is the plugin's process: Compare reads its
+	// resident memory around the plugin's part (Comparison.Memory).
+	PID int
 }
 
 // Client is an HTTP client for a plugin socket built as dockerd builds its
