@@ -137,12 +137,13 @@ func (s *Suite) setup() error {
 	start := time.Now()
 	authzBin := filepath.Join(s.Dir, "bin", "authz")
 	appBin := filepath.Join(s.Dir, "bin", "testapp")
-	build := Runner{Dir: s.Root}
+	// Both must run in images without libc (the app in the test images,
+	// authz in the managed plugin, TestManagedPlugin): static binaries, as
+	// the README and the Dockerfile build authz.
+	build := Runner{Dir: s.Root, Env: []string{"CGO_ENABLED=0"}}
 	if res := build.Run(10*time.Minute, "go", "build", "-o", authzBin, "./cmd/authz"); !res.OK() {
 		return fmt.Errorf("build the authz plugin:\n%s", res)
 	}
-	// The app must run in an image without libc: a static binary.
-	build.Env = []string{"CGO_ENABLED=0"}
 	if res := build.Run(5*time.Minute, "go", "build", "-o", appBin, "./internal/e2e/testapp"); !res.OK() {
 		return fmt.Errorf("build the test app:\n%s", res)
 	}

@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -50,7 +49,7 @@ func Listen(path string) (net.Listener, error) {
 
 // Serve answers plugin calls on l until ctx is done, then stops accepting,
 // lets in-flight calls finish (up to ShutdownTimeout) and removes the
-// socket.
+// socket, unless it came from systemd (Inherited).
 func Serve(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -62,7 +61,7 @@ func Serve(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger
 	if ctx.Err() == nil {
 		return fmt.Errorf("serve %s: %w", path, err)
 	}
-	if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+	if rerr := removeSocket(l, path); rerr != nil {
 		log.Warn("could not remove socket", "socket", path, "error", rerr)
 	}
 	if err != nil {
