@@ -52,7 +52,7 @@ const (
 
 // BuiltinRules lists the rule IDs decided in Go, for documentation checks.
 func BuiltinRules() []string {
-	return []string{RuleBadCreateBody, RuleFactsMissing, RuleOverloaded, RuleUnroutable, RuleEvalFailure}
+	return []string{RuleBadCreateBody, RuleFactsMissing, RuleOverloaded, RuleUnroutable, RuleCompat, RuleEvalFailure}
 }
 
 // DefaultDecisionTimeout bounds one decision, image lookup included, so the
@@ -116,6 +116,8 @@ type Authorizer struct {
 	// enforcement is the operator's mode and exceptions (SetEnforcement);
 	// nil enforces every deny.
 	enforcement atomic.Pointer[enforce.Policy]
+	// compat is the opa-docker-authz policy (SetCompat); nil for none.
+	compat atomic.Pointer[Compat]
 }
 
 // SetEnforcement swaps in the operator's enforcement: the global mode
@@ -153,6 +155,9 @@ func (a *Authorizer) AuthZReq(ctx context.Context, req authorization.Request) au
 		if rec.Allow && rt.Kind == route.ContainerCreate && rec.imageID != "" && a.Started != nil {
 			a.created.allowed(rt.Query.Get("name"), req.RequestBody, createdFact{rec.imageID, rec.generation})
 		}
+	}
+	if c := a.compat.Load(); c != nil {
+		a.checkCompat(ctx, c, start, req, &rec)
 	}
 	if ep := a.enforcement.Load(); ep != nil {
 		rec.Mode = ep.Mode

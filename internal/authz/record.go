@@ -82,6 +82,9 @@ type Record struct {
 	// input is doc as the Rego value the policies evaluated, when they
 	// did: the decision log writes it instead of building it again.
 	input ast.Value
+	// compatInput is the input the opa-docker-authz policy evaluated when
+	// it denied the request (RuleCompat): what explains the denial.
+	compatInput ast.Value
 }
 
 // allowed is the record of a request no policy needs to see.
@@ -153,10 +156,14 @@ func (r *Record) FastPath() bool { return r.fast }
 // Input is the input document the decision was made on, as a Rego value,
 // for the decision log: the value the policies evaluated, or, for a
 // request Go decided alone, one built on the call, so only a caller that
-// logs pays for it. ok is false for a fast-path request, which no policy
-// saw. The value is shared: never change it.
+// logs pays for it; for a request the opa-docker-authz policy denied, the
+// input that policy evaluated (its own shape). ok is false for a
+// fast-path request, which no policy saw. The value is shared: never
+// change it.
 func (r *Record) Input() (v ast.Value, ok bool) {
 	switch {
+	case r.compatInput != nil:
+		return r.compatInput, true
 	case r.fast || r.doc.Source == "":
 		return nil, false
 	case r.input != nil:

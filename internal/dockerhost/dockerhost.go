@@ -27,10 +27,11 @@ func Host(flag string) string {
 }
 
 // Connect returns a client for Host(flag) and the address it uses. It
-// does not dial: the first call does.
-func Connect(flag string) (*client.Client, string, error) {
+// does not dial: the first call does. opts add to the client's options
+// (serve's marks its own calls with a header).
+func Connect(flag string, opts ...client.Opt) (*client.Client, string, error) {
 	host := Host(flag)
-	cli, err := client.New(client.WithHost(host))
+	cli, err := client.New(append([]client.Opt{client.WithHost(host)}, opts...)...)
 	if err != nil {
 		return nil, host, fmt.Errorf("--docker-host %q: %w", host, err)
 	}
