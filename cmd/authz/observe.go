@@ -23,6 +23,10 @@ type observeOptions struct {
 	decisionLog string
 	masks       []string
 	metricsAddr string
+	// uploads says that --opa-config uploads the decisions (--mask
+	// applies there too); bundles names a generation's OPA bundles.
+	uploads bool
+	bundles func(generation uint64) map[string]string
 }
 
 func (o *observeOptions) addFlags(cmd *cobra.Command) {
@@ -43,7 +47,7 @@ func (o observeOptions) validate() ([]decisionlog.Mask, error) {
 		}
 		masks = append(masks, m)
 	}
-	if len(masks) > 0 && o.decisionLog == "" {
+	if len(masks) > 0 && o.decisionLog == "" && !o.uploads {
 		return nil, usageError{errors.New("--mask applies to the decision log: give --decision-log too")}
 	}
 	return masks, nil
@@ -72,12 +76,7 @@ func startObservability(o observeOptions, a *authz.Authorizer, scanner *imagesca
 		return nil, err
 	}
 	if o.decisionLog != "" {
-		dl, err := decisionlog.Open(o.decisionLog, decisionlog.Options{
-			Masks:    masks,
-			Labels:   map[string]string{"app": "hardened-authz", "version": version, "plugin_name": a.PluginName},
-			Revision: func(g uint64) string { return revisionOf(engine, g) },
-			Log:      log,
-		})
+		dl, err := decisionlog.Open(o.decisionLog, o.logOptions(masks, a.PluginName, engine, log))
 		if err != nil {
 			return nil, err
 		}

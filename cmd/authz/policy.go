@@ -134,6 +134,9 @@ type reloadOptions struct {
 	steps      []reloadStep
 	onReloaded func(revision string)
 	onRejected func(err error)
+	// served, when set, is the set the reloads share with the OPA
+	// bundles (--opa-config); nil reloads the --policy directories alone.
+	served *servedSet
 }
 
 func (o *reloadOptions) addFlags(cmd *cobra.Command) {
@@ -181,33 +184,9 @@ func checkOnly(w io.Writer, e *policy.Engine) error {
 }
 
 // policyApply is a reload: validate what the files say now and swap it in
-// when it differs from what serves. A set whose bytes did not change is
-// not compiled again.
+// when it differs from what serves (servedSet.apply, without bundles).
 func policyApply(e *policy.Engine, dirs []string, steps []reloadStep) reload.ApplyFunc {
-	return func(ctx context.Context) (string, bool, error) {
-		src := servedSources(dirs)
-		rev, err := policy.SourceRevision(src)
-		if err != nil {
-			return "", false, err
-		}
-		var v *policy.Validated
-		if rev != e.Revision() {
-			if v, err = policy.Validate(ctx, src); err != nil {
-				return "", false, err
-			}
-		}
-		commits, err := prepareSteps(ctx, steps)
-		if err != nil {
-			return "", false, err
-		}
-		for _, c := range commits {
-			c()
-		}
-		if v != nil {
-			e.Install(v)
-		}
-		return e.Revision(), v != nil || len(commits) > 0, nil
-	}
+	return newServedSet(dirs).apply(e, steps)
 }
 
 // startReload reloads the policies on SIGHUP and, with --watch, when the
@@ -229,6 +208,9 @@ func startReload(ctx context.Context, o reloadOptions, dirs []string, e *policy.
 		Log:        log,
 		OnReloaded: o.onReloaded,
 		OnRejected: o.onRejected,
+	}
+	if o.served != nil {
+		cfg.Apply = o.served.apply(e, o.steps)
 	}
 	w, err := reload.New(cfg)
 	if err != nil {

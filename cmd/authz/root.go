@@ -51,7 +51,7 @@ network namespace.`,
 	root.PersistentFlags().String("cpuprofile", "", "write a CPU profile of the command to this file")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
 	root.PersistentPreRunE = startProfile
-	root.AddCommand(newServeCommand(), newImageCommand(), newCheckCommand(), newCatalogCommand(), newPolicyCommand(), newBenchCommand())
+	root.AddCommand(newServeCommand(), newImageCommand(), newCheckCommand(), newCatalogCommand(), newPolicyCommand(), newBenchCommand(), newBundleCommand())
 	return root
 }
 

@@ -35,6 +35,8 @@ type serveOptions struct {
 	reload          reloadOptions
 	observe         observeOptions
 	enforcement     enforcementOptions
+	compat          compatOptions
+	opa             opaOptions
 }
 
 func newServeCommand() *cobra.Command {
@@ -73,6 +75,10 @@ before it replaces the running one, which keeps serving if they fail.`,
 	o.reload.addFlags(cmd)
 	o.observe.addFlags(cmd)
 	o.enforcement.addFlags(cmd, "warn and dryrun allow what the policies deny and log it (at warn, at debug), except HA090")
+	o.compat.addFlags(cmd)
+	o.opa.addFlags(cmd)
+	addSystemdHelp(cmd)
+	bindEnv(cmd) // AUTHZ_MODE and the like: keep it after the last flag
 	return cmd
 }
 
@@ -92,6 +98,9 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	}
 	if o.decisionTimeout <= 0 {
 		return usageError{fmt.Errorf("--decision-timeout %s: must be positive (default %s)", o.decisionTimeout, authz.DefaultDecisionTimeout)}
+	}
+	if err := o.prepareOPA(log); err != nil {
+		return err
 	}
 	if _, err := o.observe.validate(); err != nil {
 		return err
@@ -113,6 +122,10 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 
 	// The set serves only if it passes the validation every reload
 	// passes: compiled, and its Rego tests green.
+	compat, err := o.compat.start(ctx, &o.reload, func(c *authz.Compat) { a.SetCompat(c) }, log)
+	if err != nil {
+		return err
+	}
 	engine, err := validatedEngine(ctx, o.policyDirs, o.reload.steps)
 	if err != nil {
 		return err
@@ -120,7 +133,7 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	if o.reload.checkOnly {
 		return checkOnly(cmd.OutOrStdout(), engine)
 	}
-	cli, host, err := dockerhost.Connect(o.dockerHost)
+	cli, host, err := dockerhost.Connect(o.dockerHost, o.compat.clientOpts()...)
 	if err != nil {
 		return usageError{err}
 	}
@@ -150,6 +163,7 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 		Log:        log,
 	}
 	a.SetEnforcement(enforcement)
+	a.SetCompat(compat)
 	log.Info("enforcement", "mode", enforcement.Mode.String(), "exceptions", enforcement.Exceptions.Len(), "rule_modes", len(engine.RuleModes()))
 	obs, err := startObservability(o.observe, a, scanner, engine, log)
 	if err != nil {
@@ -157,12 +171,12 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	}
 	defer obs.close()
 	a.Observer = obs.observer()
-	l, err := plugin.Listen(o.socket)
+	l, err := listenPlugin(o.socket, log)
 	if err != nil {
 		return err
 	}
 	obs.serve(ctx, log)
-	log.Info("serving", "socket", o.socket, "docker_host", host, "policies", len(engine.Files()), "state_dir", o.stateDir, "version", version)
+	log.Info("serving", "socket", l.Addr().String(), "docker_host", host, "policies", len(engine.Files()), "state_dir", o.stateDir, "version", version)
 	// Index the local images once the socket serves, and every image that
 	// arrives later (pull, load, import, tag, commit) as the daemon
 	// announces it: the export and events calls go through this plugin too.
@@ -171,9 +185,15 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	// The reload metrics (nil-safe without --metrics-addr).
 	o.reload.onReloaded = obs.Metrics.PolicyReloaded
 	o.reload.onRejected = func(error) { obs.Metrics.PolicyReloadFailed() }
+	stopOPA, err := o.startOPA(ctx, engine, obs, a, log)
+	if err != nil {
+		return err
+	}
+	defer stopOPA()
 	startReload(ctx, o.reload, o.policyDirs, engine, log)
+	defer notifySystemd(ctx, log)()
 	err = plugin.Serve(ctx, l, plugin.NewHandler(a, log), log)
-	log.Info("stopped", "socket", o.socket)
+	log.Info("stopped", "socket", l.Addr().String())
 	return err
 }
 

@@ -67,6 +67,10 @@ type Options struct {
 	// Revision, when set, names the policy revision a decision was made
 	// under, from the record's policy generation.
 	Revision func(generation uint64) string
+	// Bundles, when set, names the OPA bundles (name to manifest revision)
+	// of the policy set of a decision's generation, written as OPA's
+	// decision logs write them (appendBundles).
+	Bundles func(generation uint64) map[string]string
 	// Log receives the logger's own failures (rate-limited).
 	Log *slog.Logger
 	// now is the clock, replaced in tests.
@@ -465,6 +469,9 @@ func (l *Logger) appendEntry(b []byte, rec *authz.Record, now time.Time, id stri
 	if l.opts.Revision != nil {
 		b = append(b, `,"policy_revision":`...)
 		b = appendString(b, cut(l.opts.Revision(gen), maxField))
+	}
+	if l.opts.Bundles != nil {
+		b = appendBundles(b, l.opts.Bundles(gen))
 	}
 	switch {
 	case input == nil:

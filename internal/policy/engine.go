@@ -255,7 +255,7 @@ func compile(ctx context.Context, src Sources) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	if src.TypeCheckedShipped && len(src.Overrides) == 0 {
+	if src.TypeCheckedShipped && len(src.Overrides) == 0 && len(src.Layers) == 0 {
 		return compileFiles(ctx, files, nil)
 	}
 	ss, err := src.schemas()

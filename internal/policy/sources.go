@@ -43,6 +43,9 @@ type Sources struct {
 	// is checked: their rules are what the check is for. Validate always
 	// checks.
 	TypeCheckedShipped bool
+	// Layers are laid over Rules after the embedded set and before the
+	// Overrides, in order: the OPA bundles serve takes (see Layer).
+	Layers []Layer
 }
 
 type fileKind int
@@ -57,6 +60,7 @@ const (
 
 type file struct {
 	name    string   // for messages: the origin and the relative path
+	key     string   // the overlay key: "rego:" and the library path, or the relative path
 	dataDir []string // for data: the data path, from the directory
 	kind    fileKind
 	content []byte
@@ -75,6 +79,11 @@ func (s Sources) collect() ([]file, error) {
 	}
 	if s.Rules != nil {
 		if err := addFS(byPath, "embedded:", s.Rules, ""); err != nil {
+			return nil, err
+		}
+	}
+	for _, l := range s.Layers {
+		if err := addLayer(byPath, l); err != nil {
 			return nil, err
 		}
 	}
@@ -157,7 +166,7 @@ func addFS(byPath map[string]file, origin string, fsys fs.FS, keyPrefix string) 
 		if err != nil {
 			return fmt.Errorf("read policies %s%s: %w", origin, p, err)
 		}
-		f := file{name: origin + p, kind: kind, content: content}
+		f := file{name: origin + p, key: keyPrefix + p, kind: kind, content: content}
 		if dir := path.Dir(p); dir != "." {
 			f.dataDir = strings.Split(dir, "/")
 		}
