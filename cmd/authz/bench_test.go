@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,15 +15,7 @@ import (
 // kind to completion, with the plugin's decisions, the floor's, and no
 // errors.
 func TestBenchAgainstServe(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "bench") // short: socket paths are limited
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) }) // after the plugin stops
+	self, dir := serveDir(t, "bench")
 	sock := filepath.Join(dir, "authz.sock")
 	_, stderr := startServe(t, self, "--socket", sock, "--state-dir", "", "--docker-host", "unix://"+filepath.Join(dir, "none.sock"), "--log-level", "warn")
 	deadline := time.Now().Add(60 * time.Second)

@@ -19,15 +19,7 @@ import (
 // beside the plugin's own rules, and a changed file is reloaded once it
 // compiles, while a broken one leaves the running version deciding.
 func TestServeOpaDockerAuthzPolicyReloads(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "oda") // short: socket paths are limited
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) }) // after the plugin stops
+	self, dir := serveDir(t, "oda")
 	sock, policy := filepath.Join(dir, "authz.sock"), filepath.Join(dir, "authz.rego")
 	write := func(src string) {
 		t.Helper()

@@ -207,3 +207,21 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// serveDir is a directory for a started plugin's socket and files, with a
+// short path (unix socket paths are limited to about 100 bytes), removed
+// when the test ends, after the plugin stops. self is this test binary,
+// which startServe runs.
+func serveDir(t *testing.T, prefix string) (self, dir string) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err = os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return self, dir
+}

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"archive/tar"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -24,6 +23,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hardened-authz/hardened-authz/internal/fleet/fleettest"
 )
 
 // fleetRule denies a create labelled e2e.fleet, saying which bundle
@@ -132,48 +133,13 @@ func buildBundle(t *testing.T, dir, key, version string) []byte {
 // signature: what an attacker between the build and the hosts would do.
 func tamperBundle(t *testing.T, raw []byte) []byte {
 	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	out, err := fleettest.Tamper(raw, "e2e_fleet.rego", func(b []byte) []byte {
+		return bytes.ReplaceAll(b, []byte(`input.container.labels["e2e.fleet"]`), []byte(`false`))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := tar.NewReader(zr)
-	var out bytes.Buffer
-	zw := gzip.NewWriter(&out)
-	tw := tar.NewWriter(zw)
-	edited := false
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		content, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.HasSuffix(hdr.Name, "e2e_fleet.rego") {
-			content = bytes.ReplaceAll(content, []byte(`input.container.labels["e2e.fleet"]`), []byte(`false`))
-			hdr.Size, edited = int64(len(content)), true
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(content); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if !edited {
-		t.Fatal("the bundle has no e2e_fleet.rego")
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
+	return out
 }
 
 // TestFleetBundlesAndDecisionUpload: the plugin started with --opa-config

@@ -1,7 +1,6 @@
 package fleet
 
 import (
-	"archive/tar"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/hardened-authz/hardened-authz/internal/authz"
 	"github.com/hardened-authz/hardened-authz/internal/decisionlog"
+	"github.com/hardened-authz/hardened-authz/internal/fleet/fleettest"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/policy"
 	"github.com/hardened-authz/hardened-authz/policies"
@@ -93,42 +93,14 @@ func verification(public string) *bundle.VerificationConfig {
 	return bundle.NewVerificationConfig(map[string]*bundle.KeyConfig{"k": {Key: public, Algorithm: "RS256"}}, "k", "", nil)
 }
 
-// tamper rewrites one file of a bundle, keeping its signature.
+// tamper rewrites the bundle's file name, keeping its signature.
 func tamper(t *testing.T, raw []byte, name string, edit func([]byte) []byte) []byte {
 	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	out, err := fleettest.Tamper(raw, name, edit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := tar.NewReader(zr)
-	var out bytes.Buffer
-	zw := gzip.NewWriter(&out)
-	tw := tar.NewWriter(zw)
-	found := false
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		content, _ := io.ReadAll(tr)
-		if hdr.Name == name {
-			content, found = edit(content), true
-			hdr.Size = int64(len(content))
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		_, _ = tw.Write(content)
-	}
-	if !found {
-		t.Fatalf("no %s in the bundle", name)
-	}
-	_ = tw.Close()
-	_ = zw.Close()
-	return out.Bytes()
+	return out
 }
 
 func TestBuildReadsBackVerifiedWithModulesAndData(t *testing.T) {
