@@ -407,6 +407,11 @@ func (a *Authorizer) evaluate(ctx context.Context, doc input.Document) (policy.R
 	defer release()
 	v := doc.Value()
 	res, err := a.Engine.Evaluate(ctx, v)
+	if res.Input != nil {
+		// The equal input the decision was remembered under: the decision
+		// log has encoded that very value before.
+		v = res.Input
+	}
 	return res, v, err
 }
 

@@ -95,6 +95,9 @@ type Logger struct {
 	written, dropped atomic.Int64
 	bufs             sync.Pool // *[]byte, for lines
 	encoders         sync.Pool // *encoder, with its input buffer
+	// inputs remembers encoded inputs by value, for decisions the policy
+	// set's cache answered with an input it has seen (inputMemo).
+	inputs inputMemo
 }
 
 // Open returns a Logger appending to the file at path (created with mode
@@ -318,12 +321,17 @@ func (l *Logger) appendLine(b []byte, rec *authz.Record, now time.Time) []byte {
 	id := newID()
 	var input []byte
 	if v, ok := rec.Input(); ok {
-		e := l.encoders.Get().(*encoder)
-		defer l.encoders.Put(e)
-		e.buf = e.appendInput(e.buf[:0], v)
-		input = e.buf
-		if cap(e.buf) > 256<<10 {
-			e.buf = nil // keep the pool's buffers small
+		if enc, ok := l.inputs.get(v); ok {
+			input = enc
+		} else {
+			e := l.encoders.Get().(*encoder)
+			defer l.encoders.Put(e)
+			e.buf = e.appendInput(e.buf[:0], v)
+			input = e.buf
+			l.inputs.put(v, input)
+			if cap(e.buf) > 256<<10 {
+				e.buf = nil // keep the pool's buffers small
+			}
 		}
 	}
 	for detail := detailFull; ; detail++ {

@@ -105,7 +105,7 @@ func (c *decisionCache) get(input ast.Value) (Result, bool) {
 	defer c.mu.Unlock()
 	for _, e := range c.entries[h] {
 		if e.input.Compare(input) == 0 {
-			return Result{Deny: slices.Clone(e.res.Deny), Warn: slices.Clone(e.res.Warn)}, true
+			return Result{Deny: slices.Clone(e.res.Deny), Warn: slices.Clone(e.res.Warn), Input: e.input}, true
 		}
 	}
 	return Result{}, false

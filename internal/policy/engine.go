@@ -116,6 +116,11 @@ type Result struct {
 	// result so that a decision applies the modes of the very generation
 	// it was evaluated under, even while a reload swaps the set.
 	RuleModes RuleModes `json:"-"`
+	// Input is set when the decision cache answered: the input it was
+	// remembered under, equal to the one given. Callers that encode the
+	// input (the decision log) can reuse their work for it; it is shared
+	// and must not be changed.
+	Input ast.Value `json:"-"`
 }
 
 // Engine evaluates the current policy set.
