@@ -8,11 +8,13 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/spf13/cobra"
 
 	"github.com/hardened-authz/hardened-authz/internal/atomicfile"
+	"github.com/hardened-authz/hardened-authz/internal/enforce"
 	"github.com/hardened-authz/hardened-authz/internal/fleet"
 	"github.com/hardened-authz/hardened-authz/internal/policy"
 )
@@ -24,6 +26,7 @@ type bundleBuildOptions struct {
 	signingAlg string
 	claimsFile string
 	revision   string
+	exceptions string
 }
 
 func newBundleCommand() *cobra.Command {
@@ -34,7 +37,7 @@ func newBundleCommand() *cobra.Command {
 	}
 	o := bundleBuildOptions{}
 	build := &cobra.Command{
-		Use:   "build -o FILE [--policy DIR]... [--sign KEY [--signing-alg ALG] [--claims-file FILE]] [--revision R]",
+		Use:   "build -o FILE [--policy DIR]... [--exceptions FILE] [--sign KEY [--signing-alg ALG] [--claims-file FILE]] [--revision R]",
 		Short: "Validate the policies and write them as an OPA bundle (tar.gz), signed with --sign",
 		Long: `Write the policy set ` + "`authz serve --policy DIR...`" + ` would serve (the shipped
 library, rules and catalog with each DIR laid over them) as an OPA bundle:
@@ -65,6 +68,7 @@ files.`,
 	f.StringVar(&o.signingAlg, "signing-alg", "RS256", "signature algorithm: RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, HS256, HS384 or HS512")
 	f.StringVar(&o.claimsFile, "claims-file", "", "JSON file of claims to add to the signature (needs --sign)")
 	f.StringVar(&o.revision, "revision", "", "the manifest's revision (default: the set's revision, a digest of its files)")
+	f.StringVar(&o.exceptions, "exceptions", "", "put this exceptions file (YAML or JSON, as for serve --exceptions) in the bundle, as "+bundleExceptionsFile+": every plugin that serves the bundle applies it beside its own")
 	cmd.AddCommand(build)
 	return cmd
 }
@@ -116,6 +120,9 @@ func runBundleBuild(ctx context.Context, w io.Writer, o bundleBuildOptions) erro
 	if err != nil {
 		return err
 	}
+	if files, err = withExceptions(files, o.exceptions); err != nil {
+		return err
+	}
 	opts := fleet.BuildOptions{Revision: o.revision}
 	if opts.Revision == "" {
 		opts.Revision = v.Revision()
@@ -137,4 +144,32 @@ func runBundleBuild(ctx context.Context, w io.Writer, o bundleBuildOptions) erro
 	}
 	_, err = fmt.Fprintf(w, "bundle %s: revision %s, %d files, roots %s, %s (%d tests passed)\n", o.output, built.Revision, built.Files, strings.Join(built.Roots, ","), signed, len(v.Tests))
 	return err
+}
+
+// withExceptions adds the exceptions file at path to the bundle's files,
+// validated as serve validates it and written as JSON, the form a bundle
+// carries data in. A set that already has one (a --policy directory's
+// exceptions/data.json) is an error: two lists would be one too many to
+// reason about.
+func withExceptions(files []policy.BundleFile, path string) ([]policy.BundleFile, error) {
+	if path == "" {
+		return files, nil
+	}
+	for _, f := range files {
+		if f.Path == bundleExceptionsFile {
+			return nil, usageError{fmt.Errorf("--exceptions %s: the policy directories already carry %s; keep one of the two", path, bundleExceptionsFile)}
+		}
+	}
+	x, warnings, err := enforce.LoadExceptions(path, time.Now())
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--exceptions: %w", err)}
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(os.Stderr, "authz bundle build: warning:", w)
+	}
+	raw, err := x.JSON()
+	if err != nil {
+		return nil, err
+	}
+	return append(files, policy.BundleFile{Path: bundleExceptionsFile, Content: raw, Data: true}), nil
 }

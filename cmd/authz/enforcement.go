@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -86,4 +87,40 @@ func (o *enforcementOptions) reloadStep(set func(*enforce.Policy), log *slog.Log
 			}, changed, nil
 		},
 	}, true
+}
+
+// enforcementSources is what serve's enforcement policy is made of: the
+// mode and --exceptions file, reloaded with the policies, and the
+// exceptions the active OPA bundles carry. Either may change while the
+// other stays; each change sets the policy both make (set), under a lock
+// so that two changes at once cannot swap in a stale mix.
+type enforcementSources struct {
+	mu     sync.Mutex
+	file   *enforce.Policy
+	bundle *enforce.Exceptions
+	set    func(*enforce.Policy)
+}
+
+// setFile takes a new mode and --exceptions file.
+func (s *enforcementSources) setFile(p *enforce.Policy) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.file = p
+	s.applyLocked()
+}
+
+// setBundle takes the exceptions of the bundles now active.
+func (s *enforcementSources) setBundle(x *enforce.Exceptions) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bundle = x
+	s.applyLocked()
+}
+
+func (s *enforcementSources) applyLocked() {
+	if s.bundle.Len() == 0 {
+		s.set(s.file)
+		return
+	}
+	s.set(&enforce.Policy{Mode: s.file.Mode, Exceptions: enforce.Merge(s.file.Exceptions, s.bundle)})
 }

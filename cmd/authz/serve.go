@@ -116,8 +116,14 @@ func runServe(cmd *cobra.Command, o serveOptions) error {
 	// The exceptions file reloads with the policies; the plugin it swaps
 	// into exists once the policies are valid.
 	var a *authz.Authorizer
-	if step, ok := o.enforcement.reloadStep(func(p *enforce.Policy) { a.SetEnforcement(p) }, log); ok {
+	// The policy is the file's, with the exceptions of the active OPA
+	// bundles added (--opa-config).
+	sources := &enforcementSources{file: enforcement, set: func(p *enforce.Policy) { a.SetEnforcement(p) }}
+	if step, ok := o.enforcement.reloadStep(sources.setFile, log); ok {
 		o.reload.steps = append(o.reload.steps, step)
+	}
+	if o.opa.served != nil {
+		o.opa.served.onExceptions = sources.setBundle
 	}
 
 	// The set serves only if it passes the validation every reload

@@ -4,7 +4,9 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/hardened-authz/hardened-authz/internal/enforce"
 	"github.com/hardened-authz/hardened-authz/internal/fleet"
 	"github.com/hardened-authz/hardened-authz/internal/policy"
 	"github.com/hardened-authz/hardened-authz/internal/reload"
@@ -28,6 +30,34 @@ type servedSet struct {
 	// installed says which bundles the set of a generation carries, for
 	// the decision log's "bundles".
 	installed atomic.Pointer[servedGeneration]
+
+	// onExceptions, when set, is handed the exceptions the active bundles
+	// carry (bundleExceptionsFile) each time a set with bundles is
+	// installed: serve merges them with its --exceptions file.
+	onExceptions func(*enforce.Exceptions)
+}
+
+// bundleExceptionsFile is where a bundle carries operator exceptions, in
+// the --exceptions file's format, as JSON (authz bundle build
+// --exceptions puts them there): they travel with the rules they excuse.
+const bundleExceptionsFile = "exceptions/data.json"
+
+// bundleExceptions reads the exceptions of bundles, in name order; an
+// exceptions file that does not parse rejects the set it came with.
+func bundleExceptions(bundles []fleet.Bundle, now time.Time) (*enforce.Exceptions, error) {
+	var xs []*enforce.Exceptions
+	for _, b := range bundles {
+		raw, ok := b.Layer.Files[bundleExceptionsFile]
+		if !ok {
+			continue
+		}
+		x, _, err := enforce.ParseExceptions(b.Layer.Origin+bundleExceptionsFile, raw, now)
+		if err != nil {
+			return nil, err
+		}
+		xs = append(xs, x)
+	}
+	return enforce.Merge(xs...), nil
 }
 
 type servedGeneration struct {
@@ -77,6 +107,10 @@ func (s *servedSet) activate(e *policy.Engine) fleet.ApplyFunc {
 		defer cancel()
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		x, err := bundleExceptions(bundles, time.Now())
+		if err != nil {
+			return "", err
+		}
 		v, err := policy.Validate(ctx, s.sourcesLocked(bundles))
 		if err != nil {
 			return "", err
@@ -84,6 +118,9 @@ func (s *servedSet) activate(e *policy.Engine) fleet.ApplyFunc {
 		e.Install(v)
 		s.bundles = bundles
 		s.noteLocked(e)
+		if s.onExceptions != nil {
+			s.onExceptions(x)
+		}
 		return e.Revision(), nil
 	}
 }

@@ -2,6 +2,7 @@ package enforce
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -395,4 +396,67 @@ func parseExpiry(s string) (time.Time, error) {
 		return d.AddDate(0, 0, 1), nil
 	}
 	return time.Parse(time.RFC3339, s)
+}
+
+// Merge is the exceptions of xs together, in order (nil ones skipped): an
+// operator's file and those a policy bundle carries. An exception's index
+// in decisions is its index in the merged list; its Line stays the line
+// in its own file.
+func Merge(xs ...*Exceptions) *Exceptions {
+	var given []*Exceptions
+	for _, x := range xs {
+		if x.Len() > 0 {
+			given = append(given, x)
+		}
+	}
+	switch len(given) {
+	case 0:
+		return nil
+	case 1:
+		return given[0]
+	}
+	m := &Exceptions{byRule: map[string][]int{}}
+	var names []string
+	for _, x := range given {
+		names = append(names, x.File)
+		for _, e := range x.List {
+			i := len(m.List)
+			m.List = append(m.List, e)
+			for _, r := range e.Rules {
+				if idx := m.byRule[r]; len(idx) == 0 || idx[len(idx)-1] != i {
+					m.byRule[r] = append(idx, i)
+				}
+			}
+		}
+	}
+	m.File = strings.Join(names, ", ")
+	return m
+}
+
+// JSON renders x in the exceptions file's format, as JSON: what a policy
+// bundle carries (authz bundle build --exceptions). Expiry dates stay as
+// the file wrote them; lines are the file's and are left out.
+func (x *Exceptions) JSON() ([]byte, error) {
+	type entry struct {
+		Rules          []string `json:"rules"`
+		Image          string   `json:"image,omitempty"`
+		Digest         string   `json:"digest,omitempty"`
+		ComposeProject string   `json:"compose_project,omitempty"`
+		ComposeService string   `json:"compose_service,omitempty"`
+		Container      string   `json:"container,omitempty"`
+		Reason         string   `json:"reason"`
+		Owner          string   `json:"owner,omitempty"`
+		Expires        string   `json:"expires,omitempty"`
+	}
+	doc := struct {
+		Exceptions []entry `json:"exceptions"`
+	}{Exceptions: []entry{}}
+	for _, e := range x.List {
+		doc.Exceptions = append(doc.Exceptions, entry{
+			Rules: e.Rules, Image: e.Image, Digest: e.Digest,
+			ComposeProject: e.ComposeProject, ComposeService: e.ComposeService, Container: e.Container,
+			Reason: e.Reason, Owner: e.Owner, Expires: e.ExpiresText,
+		})
+	}
+	return json.MarshalIndent(doc, "", "  ")
 }
