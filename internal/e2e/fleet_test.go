@@ -108,7 +108,7 @@ func (s *fleetServer) serve(b []byte) {
 
 // buildBundle runs `authz bundle build --sign` on the team's rule at
 // version and returns the bundle.
-func buildBundle(t *testing.T, dir, key, version string) []byte {
+func buildBundle(t *testing.T, dir, key, version string, extra ...string) []byte {
 	t.Helper()
 	pol := filepath.Join(dir, "policy-"+version, "e2e_fleet")
 	if err := os.MkdirAll(pol, 0o755); err != nil {
@@ -118,7 +118,7 @@ func buildBundle(t *testing.T, dir, key, version string) []byte {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "bundle-"+version+".tar.gz")
-	cmd := exec.Command(suite.Plugin.Bin, "bundle", "build", "-o", out, "--policy", filepath.Dir(pol), "--sign", key, "--signing-alg", "RS256", "--revision", version)
+	cmd := exec.Command(suite.Plugin.Bin, append([]string{"bundle", "build", "-o", out, "--policy", filepath.Dir(pol), "--sign", key, "--signing-alg", "RS256", "--revision", version}, extra...)...)
 	if res, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("authz bundle build: %v\n%s", err, res)
 	}
@@ -296,14 +296,30 @@ decision_logs:
 		t.Fatalf("the collector got no v2 decision within 30 s (%d events)", n)
 	}
 	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	if !srv.gzipped {
+	gzipped, bodies, events, batches := srv.gzipped, append([][]byte(nil), srv.bodies...), len(srv.events), srv.batches
+	srv.mu.Unlock()
+	if !gzipped {
 		t.Error("the decision-log batches were not gzipped")
 	}
-	for _, b := range srv.bodies {
+	for _, b := range bodies {
 		if bytes.Contains(b, []byte(secret)) {
 			t.Fatalf("the secret label value reached the collector")
 		}
 	}
-	t.Logf("collector: %d events in %d batches", len(srv.events), srv.batches)
+	t.Logf("collector: %d events in %d batches", events, batches)
+
+	// Exceptions travel with the bundle: v4 excuses its rule for this
+	// container, and the create passes, skipped with the fleet's reason.
+	exceptions := filepath.Join(dir, "exceptions.yaml")
+	if err := os.WriteFile(exceptions, []byte("exceptions:\n  - rules: [E2E200]\n    container: e2e-fleet\n    reason: accepted by the fleet\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv.serve(buildBundle(t, dir, key, "v4", "--exceptions", exceptions))
+	if !waitFor(60*time.Second, 200*time.Millisecond, func() bool { return decide() == "allowed" }) {
+		t.Fatalf("the bundle's exception does not apply within 60 s: %q", decide())
+	}
+	skipped := linesAbout(readDecisionLog(t, logPath), "e2e-fleet", "accepted by the fleet")
+	if len(skipped) == 0 {
+		t.Error("no decision-log line shows the finding skipped with the bundle's reason")
+	}
 }
