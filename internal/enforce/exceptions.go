@@ -42,11 +42,12 @@ type Exception struct {
 	Owner  string `json:"owner,omitempty"`
 	// Expires is the first instant the exception no longer applies; zero
 	// for never. A date in the file means the end of that day, UTC.
-	Expires time.Time `json:"expires,omitzero"`
-	// ExpiresText is expires as the file wrote it, for messages.
-	ExpiresText string `json:"-"`
+	Expires time.Time `json:"-"`
+	// ExpiresText is expires as the file wrote it, for messages, and what
+	// the JSON form of the file carries (Exceptions.JSON).
+	ExpiresText string `json:"expires,omitempty"`
 	// Line is where the entry starts in the file, for messages.
-	Line int `json:"line"`
+	Line int `json:"-"`
 }
 
 // Expired reports whether the exception no longer applies at now.
@@ -437,26 +438,11 @@ func Merge(xs ...*Exceptions) *Exceptions {
 // bundle carries (authz bundle build --exceptions). Expiry dates stay as
 // the file wrote them; lines are the file's and are left out.
 func (x *Exceptions) JSON() ([]byte, error) {
-	type entry struct {
-		Rules          []string `json:"rules"`
-		Image          string   `json:"image,omitempty"`
-		Digest         string   `json:"digest,omitempty"`
-		ComposeProject string   `json:"compose_project,omitempty"`
-		ComposeService string   `json:"compose_service,omitempty"`
-		Container      string   `json:"container,omitempty"`
-		Reason         string   `json:"reason"`
-		Owner          string   `json:"owner,omitempty"`
-		Expires        string   `json:"expires,omitempty"`
-	}
 	doc := struct {
-		Exceptions []entry `json:"exceptions"`
-	}{Exceptions: []entry{}}
-	for _, e := range x.List {
-		doc.Exceptions = append(doc.Exceptions, entry{
-			Rules: e.Rules, Image: e.Image, Digest: e.Digest,
-			ComposeProject: e.ComposeProject, ComposeService: e.ComposeService, Container: e.Container,
-			Reason: e.Reason, Owner: e.Owner, Expires: e.ExpiresText,
-		})
+		Exceptions []Exception `json:"exceptions"`
+	}{Exceptions: x.List}
+	if doc.Exceptions == nil {
+		doc.Exceptions = []Exception{}
 	}
 	return json.MarshalIndent(doc, "", "  ")
 }
