@@ -13,19 +13,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hardened-authz/hardened-authz/internal/testtree"
 )
 
 // acmeRule and acmeTest are the README's example rule (images must come
 // from the internal registry) and its test, kept in testdata/acme.
-var acmeRule, acmeTest = readAcme("acme_registry.rego"), readAcme("acme_registry_test.rego")
-
-func readAcme(name string) string {
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "acme", name))
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
-}
+var acmeRule, acmeTest = testtree.Acme("acme_registry.rego"), testtree.Acme("acme_registry_test.rego")
 
 // policyDir writes an acme policy directory; broken makes its rule
 // allow everything, so that its test fails.

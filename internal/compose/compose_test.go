@@ -2,7 +2,6 @@ package compose
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/input"
+	"github.com/hardened-authz/hardened-authz/internal/testtree"
 )
 
 func load(t *testing.T, o Options) *Project {
@@ -24,18 +24,6 @@ func load(t *testing.T, o Options) *Project {
 func seed(t *testing.T, name string) *Project {
 	t.Helper()
 	return load(t, Options{Files: []string{filepath.Join("..", "..", "testdata", "seed", name, "compose.yaml")}})
-}
-
-// write creates files (name → content) in a new directory.
-func write(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
 }
 
 // documents builds every service's document, sorted by service, with the
@@ -172,7 +160,7 @@ func TestMulti(t *testing.T) {
 }
 
 func TestOverrideDefaultFiles(t *testing.T) {
-	dir := write(t, map[string]string{
+	dir := testtree.Write(t, map[string]string{
 		"compose.yaml": `name: demo
 services:
   web:
@@ -210,7 +198,7 @@ services:
 }
 
 func TestExtendsEnvAndShellForm(t *testing.T) {
-	dir := write(t, map[string]string{
+	dir := testtree.Write(t, map[string]string{
 		".env": "PORT=4000\nTAG=1.2\n",
 		"compose.yaml": `services:
   base:
@@ -255,7 +243,7 @@ func TestExtendsEnvAndShellForm(t *testing.T) {
 }
 
 func TestEnvFilesOption(t *testing.T) {
-	dir := write(t, map[string]string{
+	dir := testtree.Write(t, map[string]string{
 		".env":     "IMG=from-dotenv\n",
 		"prod.env": "IMG=from-prod\n",
 		"compose.yaml": `services:
@@ -270,7 +258,7 @@ func TestEnvFilesOption(t *testing.T) {
 }
 
 func TestProfiles(t *testing.T) {
-	dir := write(t, map[string]string{
+	dir := testtree.Write(t, map[string]string{
 		"compose.yaml": `services:
   app:
     image: app
@@ -288,7 +276,7 @@ func TestProfiles(t *testing.T) {
 }
 
 func TestMissingFilesAreNotRequired(t *testing.T) {
-	dir := write(t, map[string]string{
+	dir := testtree.Write(t, map[string]string{
 		"compose.yaml": `services:
   built:
     build: ./does-not-exist
@@ -327,7 +315,7 @@ configs:
 }
 
 func TestMalformedFileIsNamed(t *testing.T) {
-	dir := write(t, map[string]string{
+	dir := testtree.Write(t, map[string]string{
 		"compose.yaml": "services:\n  app:\n    image: x\n",
 		"broken.yaml":  "services:\n  app:\n    image: [unclosed\n",
 		"invalid.yaml": "services:\n  app:\n    healthcheck:\n      retries: many\n",
@@ -350,7 +338,7 @@ func TestMalformedFileIsNamed(t *testing.T) {
 }
 
 func TestPositionAnchorsAndShortDependsOn(t *testing.T) {
-	dir := write(t, map[string]string{
+	dir := testtree.Write(t, map[string]string{
 		"compose.yaml": `x-health: &health
   healthcheck:
     test: ["CMD", "curl", "-f", "http://localhost/"]

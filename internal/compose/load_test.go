@@ -10,28 +10,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hardened-authz/hardened-authz/internal/testtree"
 )
 
 // env is a controlled process environment: nothing of the test runner's
 // (no COMPOSE_* variable, no PWD) but what a test sets.
 func env(vars ...string) []string { return append([]string{"PATH=/usr/bin:/bin"}, vars...) }
-
-// writeTree creates files (slash-separated relative name → content) under
-// a new directory, with their directories.
-func writeTree(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
 
 // loadErr loads o and returns the error, failing the test when the load
 // takes more than a few seconds (a FIFO opened by mistake blocks forever).
@@ -67,11 +52,11 @@ const profiled = `services:
 // COMPOSE_PROFILES enables profiles from the environment or the .env, as
 // with docker compose; --profile replaces it.
 func TestComposeProfiles(t *testing.T) {
-	dir := writeTree(t, map[string]string{"compose.yaml": profiled})
+	dir := testtree.Write(t, map[string]string{"compose.yaml": profiled})
 	p := load(t, Options{ProjectDir: dir, Env: env("COMPOSE_PROFILES=debug, metrics")})
 	eq(t, "from the environment", services(p), []string{"app", "debug", "metrics"})
 
-	withDotEnv := writeTree(t, map[string]string{"compose.yaml": profiled, ".env": "COMPOSE_PROFILES=metrics\n"})
+	withDotEnv := testtree.Write(t, map[string]string{"compose.yaml": profiled, ".env": "COMPOSE_PROFILES=metrics\n"})
 	p = load(t, Options{ProjectDir: withDotEnv, Env: env()})
 	eq(t, "from .env", services(p), []string{"app", "metrics"})
 	p = load(t, Options{ProjectDir: withDotEnv, Env: env("COMPOSE_PROFILES=debug")})
@@ -85,7 +70,7 @@ func TestComposeProfiles(t *testing.T) {
 // Run from a subdirectory, the project is found in a parent directory and
 // the parent's .env is read too (after the working directory's own).
 func TestParentDirectoryDotEnv(t *testing.T) {
-	root := writeTree(t, map[string]string{
+	root := testtree.Write(t, map[string]string{
 		"compose.yaml": `services:
   web:
     image: ${IMAGE}:${TAG}
@@ -112,7 +97,7 @@ func TestParentDirectoryDotEnv(t *testing.T) {
 // COMPOSE_FILE (split at COMPOSE_PATH_SEPARATOR), COMPOSE_PROJECT_NAME and
 // COMPOSE_ENV_FILES act as docker compose's.
 func TestComposeVariables(t *testing.T) {
-	dir := writeTree(t, map[string]string{
+	dir := testtree.Write(t, map[string]string{
 		"base.yaml":     "services:\n  web:\n    image: ${IMG:-nginx}\n",
 		"prod.yaml":     "services:\n  web:\n    mem_limit: 64m\n",
 		"compose.yaml":  "name: from-file\nservices:\n  other:\n    image: other\n",
@@ -178,7 +163,7 @@ func wantErr(t *testing.T, what string, err error, parts ...string) {
 // them, wherever they are named: a FIFO would block the open forever, a
 // device would be read forever.
 func TestNonRegularFilesAreRefused(t *testing.T) {
-	dir := writeTree(t, map[string]string{"base.yaml": "services:\n  b:\n    image: b\n"})
+	dir := testtree.Write(t, map[string]string{"base.yaml": "services:\n  b:\n    image: b\n"})
 	fifo := filepath.Join(dir, "fifo.yaml")
 	mkfifo(t, fifo)
 	if err := os.Symlink(fifo, filepath.Join(dir, "link.yaml")); err != nil {
@@ -192,7 +177,7 @@ func TestNonRegularFilesAreRefused(t *testing.T) {
 	wantErr(t, "-f /dev/zero", loadErr(t, Options{Files: []string{filepath.Join(dir, "zero.yaml")}, Env: env()}), "zero.yaml", "/dev/zero", "device")
 	wantErr(t, "COMPOSE_FILE FIFO", loadErr(t, Options{ProjectDir: dir, Env: env("COMPOSE_FILE=fifo.yaml")}), "fifo.yaml")
 
-	found := writeTree(t, map[string]string{})
+	found := testtree.Write(t, map[string]string{})
 	mkfifo(t, filepath.Join(found, "compose.yaml"))
 	wantErr(t, "compose.yaml FIFO found by name", loadErr(t, Options{ProjectDir: found, Env: env()}), "compose.yaml", "named pipe")
 
@@ -209,12 +194,12 @@ func TestNonRegularFilesAreRefused(t *testing.T) {
 		wantErr(t, name, loadErr(t, Options{Files: []string{f}, Env: env()}), "fifo.yaml", "not a regular file")
 	}
 
-	envDir := writeTree(t, map[string]string{"compose.yaml": "services:\n  a:\n    image: a\n"})
+	envDir := testtree.Write(t, map[string]string{"compose.yaml": "services:\n  a:\n    image: a\n"})
 	mkfifo(t, filepath.Join(envDir, ".env"))
 	wantErr(t, ".env FIFO", loadErr(t, Options{ProjectDir: envDir, Env: env()}), ".env", "named pipe")
 	wantErr(t, "--env-file FIFO", loadErr(t, Options{ProjectDir: dir, Files: []string{filepath.Join(dir, "base.yaml")}, EnvFiles: []string{fifo}, Env: env()}), "fifo.yaml", "env file")
 
-	incDir := writeTree(t, map[string]string{
+	incDir := testtree.Write(t, map[string]string{
 		"compose.yaml":     "include: [inc/compose.yaml]\n",
 		"inc/compose.yaml": "services:\n  a:\n    image: a\n",
 	})
@@ -225,7 +210,7 @@ func TestNonRegularFilesAreRefused(t *testing.T) {
 // A compose or env file larger than MaxFileSize is refused: compose-go
 // would read it whole.
 func TestLargeFilesAreRefused(t *testing.T) {
-	dir := writeTree(t, map[string]string{"compose.yaml": "services:\n  a:\n    image: a\n"})
+	dir := testtree.Write(t, map[string]string{"compose.yaml": "services:\n  a:\n    image: a\n"})
 	big := filepath.Join(dir, "big.yaml")
 	f, err := os.Create(big)
 	if err != nil {
@@ -256,7 +241,7 @@ func TestRemoteResourcesAreNotFetched(t *testing.T) {
 			"https://example.com/acme/base.git"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			dir := writeTree(t, map[string]string{"compose.yaml": tc.yaml})
+			dir := testtree.Write(t, map[string]string{"compose.yaml": tc.yaml})
 			err := loadErr(t, Options{ProjectDir: dir, Env: env("REPO=https://example.com/acme/base.git")})
 			wantErr(t, name, err, filepath.Join(dir, "compose.yaml"), tc.ref, "not fetched", "local copy")
 			var remote *RemoteError
@@ -280,7 +265,7 @@ func TestRemoteResourcesAreNotFetched(t *testing.T) {
 
 // An override file checked alone says how to check it with its base.
 func TestOverrideAloneHint(t *testing.T) {
-	dir := writeTree(t, map[string]string{
+	dir := testtree.Write(t, map[string]string{
 		"docker-compose.yml":          "services:\n  web:\n    image: nginx\n",
 		"docker-compose.override.yml": "services:\n  web:\n    ports: [\"8080:80\"]\n",
 	})
@@ -293,7 +278,7 @@ func TestOverrideAloneHint(t *testing.T) {
 
 // A cancelled context stops a load at once.
 func TestLoadObservesContext(t *testing.T) {
-	dir := writeTree(t, map[string]string{"compose.yaml": "services:\n  a:\n    image: a\n"})
+	dir := testtree.Write(t, map[string]string{"compose.yaml": "services:\n  a:\n    image: a\n"})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := Load(ctx, Options{ProjectDir: dir, Env: env()}); !errors.Is(err, context.Canceled) {
@@ -336,7 +321,7 @@ func TestPositionsInIncludedAndExtendedFiles(t *testing.T) {
 // An override file wins over an extended base for the keys it sets, and
 // extends chains are followed across files.
 func TestPositionsThroughOverrideAndExtendsChain(t *testing.T) {
-	dir := writeTree(t, map[string]string{
+	dir := testtree.Write(t, map[string]string{
 		"compose.yaml":          "services:\n  web:\n    extends: {file: lib/mid.yaml, service: mid}\n",
 		"compose.override.yaml": "services:\n  web:\n    image: nginx\n",
 		"lib/mid.yaml":          "services:\n  mid:\n    extends: {file: root.yaml, service: root}\n    user: \"1\"\n",

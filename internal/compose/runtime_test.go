@@ -10,11 +10,12 @@ import (
 
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/input"
+	"github.com/hardened-authz/hardened-authz/internal/testtree"
 )
 
 // volumes, tmpfs and working_dir reach the container as dockerd gets them.
 func TestVolumesTmpfsAndWorkingDir(t *testing.T) {
-	dir := write(t, map[string]string{
+	dir := testtree.Write(t, map[string]string{
 		"compose.yaml": `services:
   app:
     image: app

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hardened-authz/hardened-authz/internal/testtree"
 )
 
 // The loader comparison: `authz check` must load every compose project
@@ -417,23 +419,6 @@ func TestComposeConfigCorpus(t *testing.T) {
 	}
 }
 
-// writeProject creates files (slash-separated name → content) under a new
-// directory.
-func writeProject(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 // TestComposeConfigEnvironment compares the loaders where the environment
 // and the env files decide: COMPOSE_PROFILES (environment and .env) and
 // --profile, the .env of a parent directory when run from a
@@ -459,9 +444,9 @@ func TestComposeConfigEnvironment(t *testing.T) {
     image: prom/prometheus
     profiles: [metrics]
 `
-	plain := writeProject(t, map[string]string{"compose.yaml": profiled})
-	dotenv := writeProject(t, map[string]string{"compose.yaml": profiled, ".env": "COMPOSE_PROFILES=metrics\nAPP_IMAGE=from-dotenv\n"})
-	parent := writeProject(t, map[string]string{
+	plain := testtree.Write(t, map[string]string{"compose.yaml": profiled})
+	dotenv := testtree.Write(t, map[string]string{"compose.yaml": profiled, ".env": "COMPOSE_PROFILES=metrics\nAPP_IMAGE=from-dotenv\n"})
+	parent := testtree.Write(t, map[string]string{
 		"compose.yaml":    profiled,
 		".env":            "COMPOSE_PROFILES=debug\nAPP_IMAGE=from-parent\nPORT=8080\n",
 		"sub/notes.txt":   "no compose file here\n",
@@ -469,14 +454,14 @@ func TestComposeConfigEnvironment(t *testing.T) {
 		"other/.env":      "COMPOSE_PROFILES=metrics\n",
 		"other/notes.txt": "",
 	})
-	files := writeProject(t, map[string]string{
+	files := testtree.Write(t, map[string]string{
 		"base.yml":                 profiled,
 		"prod.yml":                 "services:\n  app:\n    image: prod\n    entrypoint: [/bin/app]\n    command: [serve]\n",
 		".env":                     "COMPOSE_FILE=base.yml|prod.yml\nCOMPOSE_PATH_SEPARATOR=|\nCOMPOSE_PROJECT_NAME=from-dotenv\n",
 		"alt.env":                  "APP_IMAGE=from-alt-env\nCOMPOSE_PROFILES=debug\n",
 		"My Project!/compose.yaml": "services:\n  s:\n    image: s\n",
 	})
-	named := writeProject(t, map[string]string{"compose.yaml": "name: from-file\n" + profiled})
+	named := testtree.Write(t, map[string]string{"compose.yaml": "name: from-file\n" + profiled})
 	cases := []composeCase{
 		{Name: "env/COMPOSE_PROFILES", Dir: plain, Env: []string{"COMPOSE_PROFILES=debug,metrics"}},
 		{Name: "env/COMPOSE_PROFILES spaces", Dir: plain, Env: []string{"COMPOSE_PROFILES= debug , metrics"}},

@@ -3,7 +3,6 @@ package policy
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"testing/fstest"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/hardened-authz/hardened-authz/internal/testtree"
 )
 
 const mainModule = `package hardened.main
@@ -42,21 +43,6 @@ deny contains {"rule": "T001", "severity": "error", "title": "t", "message": spr
 	}
 }
 
-func writeFiles(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 func eval(t *testing.T, e *Engine, input map[string]any) Result {
 	t.Helper()
 	r, err := e.Evaluate(context.Background(), ast.MustInterfaceToValue(input))
@@ -84,7 +70,7 @@ func TestEngineEvaluatesAndSkipsTests(t *testing.T) {
 }
 
 func TestOverridesReplaceAndAdd(t *testing.T) {
-	dir := writeFiles(t, map[string]string{
+	dir := testtree.Write(t, map[string]string{
 		"catalog/data.json": `{"denied": ["good:1"]}`,
 		"extra/extra.rego": `package hardened.rules.extra
 
@@ -123,7 +109,7 @@ func TestLoadErrorsNameTheFileAndKeepTheOldSet(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			err := e.Load(context.Background(), Sources{Library: library(), Rules: rules(), Overrides: []string{writeFiles(t, tt.files)}})
+			err := e.Load(context.Background(), Sources{Library: library(), Rules: rules(), Overrides: []string{testtree.Write(t, tt.files)}})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v, want one naming %q", err, tt.want)
 			}
@@ -162,7 +148,7 @@ func TestMalformedDecisionsAreErrors(t *testing.T) {
 func TestInstallWhileEvaluating(t *testing.T) {
 	ctx := context.Background()
 	set := func(msg string) *Validated {
-		dir := writeFiles(t, map[string]string{"acme/acme.rego": `package hardened.rules.acme
+		dir := testtree.Write(t, map[string]string{"acme/acme.rego": `package hardened.rules.acme
 
 deny contains {"rule": "T009", "severity": "error", "title": "t", "message": "` + msg + `", "fix": {"summary": "s"}} if true
 `})

@@ -12,36 +12,14 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/hardened-authz/hardened-authz/internal/policy"
+	"github.com/hardened-authz/hardened-authz/internal/testtree"
 	"github.com/hardened-authz/hardened-authz/policies"
 	"github.com/hardened-authz/hardened-authz/rego"
 )
 
 // acmeRule and acmeTest are the README's example rule (images must come
 // from the internal registry) and its test, kept in testdata/acme.
-var acmeRule, acmeTest = readAcme("acme_registry.rego"), readAcme("acme_registry_test.rego")
-
-func readAcme(name string) string {
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "acme", name))
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
-}
-
-func writeDir(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
+var acmeRule, acmeTest = testtree.Acme("acme_registry.rego"), testtree.Acme("acme_registry_test.rego")
 
 func shipped(dirs ...string) policy.Sources {
 	return policy.Sources{Library: rego.FS, Rules: policies.FS, Overrides: dirs}
@@ -89,7 +67,7 @@ func TestReloadRunsTheDirectoryTests(t *testing.T) {
 	}
 	before := e.Revision()
 
-	good := writeDir(t, map[string]string{"acme/acme_registry.rego": acmeRule, "acme/acme_registry_test.rego": acmeTest})
+	good := testtree.Write(t, map[string]string{"acme/acme_registry.rego": acmeRule, "acme/acme_registry_test.rego": acmeTest})
 	v, err := e.Reload(ctx, shipped(good))
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +87,7 @@ func TestReloadRunsTheDirectoryTests(t *testing.T) {
 	taken := e.Revision()
 
 	// The rule is edited to allow everything; its test now fails.
-	broken := writeDir(t, map[string]string{
+	broken := testtree.Write(t, map[string]string{
 		"acme/acme_registry.rego":      strings.Replace(acmeRule, `not startswith(`, `startswith(`, 1),
 		"acme/acme_registry_test.rego": acmeTest,
 	})
@@ -152,7 +130,7 @@ func TestValidateCompileErrorsNameFileAndLine(t *testing.T) {
 		"no fixture":  {map[string]string{"acme/acme_registry.rego": acmeRule, "acme/acme_registry_test.rego": "package hardened.rules.acme_registry\n\ntest_x if {\n\tdata.hardened.test.fixtures.nope(1)\n}\n"}, "acme/acme_registry_test.rego", 4},
 	} {
 		t.Run(name, func(t *testing.T) {
-			dir := writeDir(t, tc.files)
+			dir := testtree.Write(t, tc.files)
 			_, err := policy.Validate(ctx, shipped(dir))
 			var ve *policy.ValidationError
 			if !errors.As(err, &ve) {
@@ -172,7 +150,7 @@ func TestValidateCompileErrorsNameFileAndLine(t *testing.T) {
 // The revision follows the bytes: the same files give the same revision,
 // one changed byte another, and SourceRevision tells without compiling.
 func TestRevisionFollowsContent(t *testing.T) {
-	dir := writeDir(t, map[string]string{"acme/acme_registry.rego": acmeRule})
+	dir := testtree.Write(t, map[string]string{"acme/acme_registry.rego": acmeRule})
 	r1, err := policy.SourceRevision(shipped(dir))
 	if err != nil {
 		t.Fatal(err)
