@@ -2,7 +2,6 @@ package authz
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/docker/go-plugins-helpers/authorization"
 
+	"github.com/hardened-authz/hardened-authz/internal/authz/authztest"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/policy"
 	"github.com/hardened-authz/hardened-authz/internal/route"
@@ -41,20 +41,6 @@ func newAuthorizer(t testing.TB, images namesOnly, overrides ...string) *Authori
 	return &Authorizer{Engine: e, Images: &imagefacts.Source{Inspector: images}, PluginName: "hardened-authz"}
 }
 
-func createCall(t testing.TB, name string, body any) authorization.Request {
-	t.Helper()
-	raw, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return authorization.Request{
-		RequestMethod:  "POST",
-		RequestURI:     "/v1.41/containers/create?name=" + name,
-		RequestBody:    raw,
-		RequestHeaders: map[string]string{"Content-Type": "application/json"},
-	}
-}
-
 // composeApp is the create body docker-compose sends for the seed's problem
 // service: a hardened node image with a curl healthcheck.
 func composeApp(image string, test ...string) map[string]any {
@@ -68,7 +54,7 @@ func composeApp(image string, test ...string) map[string]any {
 
 func TestComposeCurlHealthcheckOnHardenedNodeIsDeniedWithTheSidecarFix(t *testing.T) {
 	a := newAuthorizer(t, nil)
-	res := a.AuthZReq(context.Background(), createCall(t, "seed-app-1",
+	res := a.AuthZReq(context.Background(), authztest.CreateCall(t, "seed-app-1",
 		composeApp("dhi.io/node:25-debian13-sfw-ent-dev", "CMD", "curl", "-f", "http://localhost:3000/health")))
 	if res.Allow {
 		t.Fatal("allowed a curl healthcheck in an image without curl")
@@ -87,14 +73,14 @@ func TestComposeCurlHealthcheckOnHardenedNodeIsDeniedWithTheSidecarFix(t *testin
 func TestDockerRunShellHealthcheck(t *testing.T) {
 	a := newAuthorizer(t, nil)
 	body := map[string]any{"Image": "dhi.io/node:24", "Healthcheck": map[string]any{"Test": []string{"CMD-SHELL", "curl -f http://localhost:3000/"}}}
-	res := a.AuthZReq(context.Background(), createCall(t, "web", body))
+	res := a.AuthZReq(context.Background(), authztest.CreateCall(t, "web", body))
 	if res.Allow || !strings.Contains(res.Msg, "HA001") || !strings.Contains(res.Msg, "--network container:web") {
 		t.Fatalf("want HA001 with docker run flags, got allow=%v:\n%s", res.Allow, res.Msg)
 	}
 	// The same check in an image with a shell is fine.
 	body["Image"] = "dhi.io/node:24-dev"
 	body["Healthcheck"] = map[string]any{"Test": []string{"CMD-SHELL", "node -e 'process.exit(0)'"}}
-	if res := a.AuthZReq(context.Background(), createCall(t, "web", body)); !res.Allow {
+	if res := a.AuthZReq(context.Background(), authztest.CreateCall(t, "web", body)); !res.Allow {
 		t.Fatalf("denied a shell healthcheck in a -dev image:\n%s", res.Msg)
 	}
 }
@@ -110,22 +96,22 @@ func TestImageFactsDecide(t *testing.T) {
 	inherits.Healthcheck = &imagefactsHealth{Test: []string{"CMD", "curl", "-f", "http://localhost:8000/"}}
 	a := newAuthorizer(t, namesOnly{"acme/api:1.4": labelled, "dhi.io/python:3.13": inherits})
 
-	res := a.AuthZReq(context.Background(), createCall(t, "api", map[string]any{"Image": "acme/api:1.4",
+	res := a.AuthZReq(context.Background(), authztest.CreateCall(t, "api", map[string]any{"Image": "acme/api:1.4",
 		"Healthcheck": map[string]any{"Test": []string{"CMD-SHELL", "true"}}}))
 	if res.Allow || !strings.Contains(res.Msg, "HA001") {
 		t.Errorf("labels say no shell: want HA001, got allow=%v %s", res.Allow, res.Msg)
 	}
-	res = a.AuthZReq(context.Background(), createCall(t, "py", map[string]any{"Image": "dhi.io/python:3.13"}))
+	res = a.AuthZReq(context.Background(), authztest.CreateCall(t, "py", map[string]any{"Image": "dhi.io/python:3.13"}))
 	if res.Allow || !strings.Contains(res.Msg, "HA002") || !strings.Contains(res.Msg, "python") {
 		t.Errorf("inherited curl healthcheck: want HA002 with a python probe, got allow=%v %s", res.Allow, res.Msg)
 	}
-	res = a.AuthZReq(context.Background(), createCall(t, "py", map[string]any{"Image": "dhi.io/python:3.13",
+	res = a.AuthZReq(context.Background(), authztest.CreateCall(t, "py", map[string]any{"Image": "dhi.io/python:3.13",
 		"Healthcheck": map[string]any{"Test": []string{"NONE"}}}))
 	if !res.Allow {
 		t.Errorf("a disabled healthcheck must be allowed: %s", res.Msg)
 	}
 	// Unknown images are never denied on a guess.
-	res = a.AuthZReq(context.Background(), createCall(t, "x", map[string]any{"Image": "busybox",
+	res = a.AuthZReq(context.Background(), authztest.CreateCall(t, "x", map[string]any{"Image": "busybox",
 		"Healthcheck": map[string]any{"Test": []string{"CMD-SHELL", "wget -q localhost"}}}))
 	if !res.Allow {
 		t.Errorf("unknown image denied: %s", res.Msg)
@@ -212,7 +198,7 @@ func TestEvaluationFailureIsDenied(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := newAuthorizer(t, nil, dir)
-	res := a.AuthZReq(context.Background(), createCall(t, "x", map[string]any{"Image": "busybox"}))
+	res := a.AuthZReq(context.Background(), authztest.CreateCall(t, "x", map[string]any{"Image": "busybox"}))
 	if res.Allow || !strings.HasPrefix(res.Msg, RuleEvalFailure) {
 		t.Fatalf("want %s, got allow=%v %q", RuleEvalFailure, res.Allow, res.Msg)
 	}
@@ -235,8 +221,8 @@ func BenchmarkAuthZReq(b *testing.B) {
 	cases := map[string]authorization.Request{
 		"ping":         {RequestMethod: "GET", RequestURI: "/_ping"},
 		"inspect":      {RequestMethod: "GET", RequestURI: "/v1.41/containers/0123456789ab/json"},
-		"create-deny":  createCall(b, "app", composeApp("dhi.io/node:25-debian13-sfw-ent-dev", "CMD", "curl", "-f", "http://localhost:3000/health")),
-		"create-allow": createCall(b, "app", curlSidecar()),
+		"create-deny":  authztest.CreateCall(b, "app", composeApp("dhi.io/node:25-debian13-sfw-ent-dev", "CMD", "curl", "-f", "http://localhost:3000/health")),
+		"create-allow": authztest.CreateCall(b, "app", curlSidecar()),
 	}
 	for name, req := range cases {
 		// Measure the decision the case is named for, not another one.
@@ -287,7 +273,7 @@ func TestCreateBodiesAreReadInTheDaemonsDialect(t *testing.T) {
 		"Healthcheck": map[string]any{"Test": []string{"CMD", "curl", "-f", "http://app:3000/"}},
 		"Memory":      32 << 20,
 	}
-	call := createCall(t, "checker", body)
+	call := authztest.CreateCall(t, "checker", body)
 	rt := route.Parse(call.RequestMethod, call.RequestURI)
 	for _, tt := range []struct {
 		api      string

@@ -11,6 +11,7 @@ import (
 	"github.com/docker/go-plugins-helpers/authorization"
 	"github.com/open-policy-agent/opa/v1/ast"
 
+	"github.com/hardened-authz/hardened-authz/internal/authz/authztest"
 	"github.com/hardened-authz/hardened-authz/internal/enforce"
 	"github.com/hardened-authz/hardened-authz/internal/opadockerauthz"
 )
@@ -62,10 +63,10 @@ func TestCompatBothMustAllow(t *testing.T) {
 		{"GET /_ping without a user: the example refuses it", authorization.Request{RequestMethod: "GET", RequestURI: "/_ping"}, false, RuleCompat},
 		{"a list without a user", list, false, RuleCompat},
 		{"a list as read-only bob", as(list, "bob"), true, ""},
-		{"a good create as bob", as(createCall(t, "side", sidecar), "bob"), false, RuleCompat},
-		{"a good create as alice", as(createCall(t, "side", sidecar), "alice"), true, ""},
-		{"the seed's problem as alice: our rule", as(createCall(t, "app", problem), "alice"), false, "HA002"},
-		{"the seed's problem as bob: our rule's message first", as(createCall(t, "app", problem), "bob"), false, "HA002"},
+		{"a good create as bob", as(authztest.CreateCall(t, "side", sidecar), "bob"), false, RuleCompat},
+		{"a good create as alice", as(authztest.CreateCall(t, "side", sidecar), "alice"), true, ""},
+		{"the seed's problem as alice: our rule", as(authztest.CreateCall(t, "app", problem), "alice"), false, "HA002"},
+		{"the seed's problem as bob: our rule's message first", as(authztest.CreateCall(t, "app", problem), "bob"), false, "HA002"},
 		{"the plugin's own call", authorization.Request{RequestMethod: "GET", RequestURI: "/v1.41/images/busybox/json", RequestHeaders: c.Self.Headers()}, true, ""},
 		{"a forged self header", authorization.Request{RequestMethod: "GET", RequestURI: "/v1.41/images/busybox/json", RequestHeaders: map[string]string{opadockerauthz.SelfHeader: "guess"}}, false, RuleCompat},
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/docker/go-plugins-helpers/authorization"
 
+	"github.com/hardened-authz/hardened-authz/internal/authz/authztest"
 	"github.com/hardened-authz/hardened-authz/internal/enforce"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/route"
@@ -50,7 +51,7 @@ func TestWarnModeLetsADenyThroughAndMarksIt(t *testing.T) {
 	a := newAuthorizer(t, nil)
 	a.Log = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	a.SetEnforcement(&enforce.Policy{Mode: enforce.Warn})
-	res := a.AuthZReq(context.Background(), createCall(t, "seed-app-1", curlIn("seed", "app")))
+	res := a.AuthZReq(context.Background(), authztest.CreateCall(t, "seed-app-1", curlIn("seed", "app")))
 	if !res.Allow {
 		t.Fatalf("warn mode denied: %s", res.Msg)
 	}
@@ -65,14 +66,14 @@ func TestWarnModeLetsADenyThroughAndMarksIt(t *testing.T) {
 		t.Errorf("demoted: %v", line["demoted"])
 	}
 
-	rec := decideCall(t, a, createCall(t, "seed-app-1", curlIn("seed", "app")))
+	rec := decideCall(t, a, authztest.CreateCall(t, "seed-app-1", curlIn("seed", "app")))
 	if !rec.Allow || !rec.WouldDeny || len(rec.Violations) != 0 || len(rec.Demoted) != 1 || rec.Demoted[0].Rule != "HA002" || !strings.HasPrefix(rec.Msg, "HA002") {
 		t.Errorf("record: allow=%v would_deny=%v violations=%v demoted=%v msg=%q", rec.Allow, rec.WouldDeny, rec.Violations, rec.Demoted, rec.Msg)
 	}
 
 	// Enforce again: the same request is denied, with the same message.
 	a.SetEnforcement(nil)
-	if res := a.AuthZReq(context.Background(), createCall(t, "seed-app-1", curlIn("seed", "app"))); res.Allow || !strings.HasPrefix(res.Msg, "HA002: ") {
+	if res := a.AuthZReq(context.Background(), authztest.CreateCall(t, "seed-app-1", curlIn("seed", "app"))); res.Allow || !strings.HasPrefix(res.Msg, "HA002: ") {
 		t.Errorf("enforce: allow=%v %q", res.Allow, res.Msg)
 	}
 }
@@ -82,7 +83,7 @@ func TestDryRunLogsAtDebugOnly(t *testing.T) {
 	a := newAuthorizer(t, nil)
 	a.Log = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	a.SetEnforcement(&enforce.Policy{Mode: enforce.DryRun})
-	if res := a.AuthZReq(context.Background(), createCall(t, "seed-app-1", curlIn("seed", "app"))); !res.Allow {
+	if res := a.AuthZReq(context.Background(), authztest.CreateCall(t, "seed-app-1", curlIn("seed", "app"))); !res.Allow {
 		t.Fatalf("dryrun denied: %s", res.Msg)
 	}
 	if logs.Len() != 0 {
@@ -125,7 +126,7 @@ func TestExceptionForOneComposeService(t *testing.T) {
     reason: probe moves to a sidecar in SHOP-142
     owner: team-shop
 `)})
-	rec := decideCall(t, a, createCall(t, "shop-api-1", curlIn("shop", "api")))
+	rec := decideCall(t, a, authztest.CreateCall(t, "shop-api-1", curlIn("shop", "api")))
 	if !rec.Allow || len(rec.Skipped) != 1 || rec.Skipped[0].Reason != "probe moves to a sidecar in SHOP-142" || rec.Skipped[0].Owner != "team-shop" || rec.WouldDeny {
 		t.Errorf("api: allow=%v skipped=%+v %q", rec.Allow, rec.Skipped, rec.Msg)
 	}
@@ -133,7 +134,7 @@ func TestExceptionForOneComposeService(t *testing.T) {
 	if !strings.Contains(attrs, "HA002 (exception 1: probe moves to a sidecar in SHOP-142)") {
 		t.Errorf("log attrs: %s", attrs)
 	}
-	res := a.AuthZReq(context.Background(), createCall(t, "shop-worker-1", curlIn("shop", "worker")))
+	res := a.AuthZReq(context.Background(), authztest.CreateCall(t, "shop-worker-1", curlIn("shop", "worker")))
 	if res.Allow || !strings.HasPrefix(res.Msg, "HA002: ") {
 		t.Errorf("worker, same project, no exception: allow=%v %q", res.Allow, res.Msg)
 	}
@@ -144,7 +145,7 @@ func TestExpiredExceptionDoesNotMatch(t *testing.T) {
 	a := newAuthorizer(t, nil)
 	a.Log = slog.New(slog.NewJSONHandler(&logs, nil))
 	a.SetEnforcement(&enforce.Policy{Exceptions: exceptionsFile(t, "exceptions:\n  - {rules: [HA002], compose_service: api, reason: ran out, expires: 2020-01-01}\n")})
-	res := a.AuthZReq(context.Background(), createCall(t, "shop-api-1", curlIn("shop", "api")))
+	res := a.AuthZReq(context.Background(), authztest.CreateCall(t, "shop-api-1", curlIn("shop", "api")))
 	if res.Allow {
 		t.Fatal("an expired exception let the deny through")
 	}
@@ -164,14 +165,14 @@ func TestRuleOffSilencesOnlyThatRule(t *testing.T) {
 		t.Fatal(err)
 	}
 	plain, off := newAuthorizer(t, nil), newAuthorizer(t, nil, dir)
-	if rec := decideCall(t, plain, createCall(t, "seed-app-health-1", curlSidecar())); len(rec.Warnings) != 1 || rec.Warnings[0].Rule != "HA008" {
+	if rec := decideCall(t, plain, authztest.CreateCall(t, "seed-app-health-1", curlSidecar())); len(rec.Warnings) != 1 || rec.Warnings[0].Rule != "HA008" {
 		t.Fatalf("the sidecar should warn HA008 without the setting: %v", rec.Warnings)
 	}
-	rec := decideCall(t, off, createCall(t, "seed-app-health-1", curlSidecar()))
+	rec := decideCall(t, off, authztest.CreateCall(t, "seed-app-health-1", curlSidecar()))
 	if len(rec.Warnings) != 0 || rec.Off != 1 || !rec.Allow {
 		t.Errorf("HA008 off: warnings=%v off=%d", rec.Warnings, rec.Off)
 	}
-	if res := off.AuthZReq(context.Background(), createCall(t, "seed-app-1", curlIn("seed", "app"))); res.Allow || !strings.HasPrefix(res.Msg, "HA002") {
+	if res := off.AuthZReq(context.Background(), authztest.CreateCall(t, "seed-app-1", curlIn("seed", "app"))); res.Allow || !strings.HasPrefix(res.Msg, "HA002") {
 		t.Errorf("HA002 must still deny: %v %q", res.Allow, res.Msg)
 	}
 }
@@ -188,7 +189,7 @@ func BenchmarkAuthZReqExceptions(b *testing.B) {
 	}
 	a.SetEnforcement(&enforce.Policy{Exceptions: x})
 	ctx := context.Background()
-	req := createCall(b, "app", composeApp("dhi.io/node:25-debian13-sfw-ent-dev", "CMD", "curl", "-f", "http://localhost:3000/health"))
+	req := authztest.CreateCall(b, "app", composeApp("dhi.io/node:25-debian13-sfw-ent-dev", "CMD", "curl", "-f", "http://localhost:3000/health"))
 	if a.AuthZReq(ctx, req).Allow {
 		b.Fatal("no exception matches: the create must be denied")
 	}
@@ -206,11 +207,11 @@ func TestSkippedDenyStillNeedsTheImagesFiles(t *testing.T) {
 	a := newAuthorizer(t, namesOnly{"dhi.io/node:24": node})
 	a.Images.Index = staticIndex{err: errors.New("scan failed")}
 	body := map[string]any{"Image": "dhi.io/node:24", "Healthcheck": map[string]any{"Test": []string{"CMD-SHELL", "true"}}}
-	if res := a.AuthZReq(context.Background(), createCall(t, "api", body)); res.Allow || !strings.HasPrefix(res.Msg, "HA001") {
+	if res := a.AuthZReq(context.Background(), authztest.CreateCall(t, "api", body)); res.Allow || !strings.HasPrefix(res.Msg, "HA001") {
 		t.Fatalf("without an exception: allow=%v %q", res.Allow, res.Msg)
 	}
 	a.SetEnforcement(&enforce.Policy{Exceptions: exceptionsFile(t, "exceptions:\n  - {rules: [HA001], image: dhi.io/node, reason: r}\n")})
-	rec := decideCall(t, a, createCall(t, "api", body))
+	rec := decideCall(t, a, authztest.CreateCall(t, "api", body))
 	if rec.Allow || rec.Builtin != RuleFactsMissing || len(rec.Skipped) != 1 {
 		t.Errorf("skipped HA001, no files: allow=%v builtin=%q skipped=%v", rec.Allow, rec.Builtin, rec.Skipped)
 	}

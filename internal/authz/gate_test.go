@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/docker/go-plugins-helpers/authorization"
+
+	"github.com/hardened-authz/hardened-authz/internal/authz/authztest"
 )
 
 // With every evaluation slot taken, a decision is denied when its deadline
@@ -21,7 +23,7 @@ func TestOverloadedDecisionsAreDeniedWithinTheirDeadline(t *testing.T) {
 	}
 
 	start := time.Now()
-	res := a.AuthZReq(context.Background(), createCall(t, "app", curlSidecar()))
+	res := a.AuthZReq(context.Background(), authztest.CreateCall(t, "app", curlSidecar()))
 	if elapsed := time.Since(start); elapsed > time.Second {
 		t.Errorf("an overloaded decision took %v with a 100ms deadline", elapsed)
 	}
@@ -43,7 +45,7 @@ func TestOverloadedDecisionsAreDeniedWithinTheirDeadline(t *testing.T) {
 	}
 
 	release()
-	if res := a.AuthZReq(context.Background(), createCall(t, "app", curlSidecar())); !res.Allow {
+	if res := a.AuthZReq(context.Background(), authztest.CreateCall(t, "app", curlSidecar())); !res.Allow {
 		t.Fatalf("with a free slot the create is decided again, got %q", res.Msg)
 	}
 }

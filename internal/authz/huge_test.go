@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/hardened-authz/hardened-authz/internal/authz/authztest"
 )
 
 // Creates with huge values are decided by the rules within the decision
@@ -25,7 +27,7 @@ func TestHugeCreatesStayBounded(t *testing.T) {
 		"many labels":        {"Image": "dhi.io/node:24", "Labels": labels, "Healthcheck": map[string]any{"Test": []string{"CMD", "curl", "http://localhost:3000/" + strings.Repeat("a", 1<<20)}}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			res := a.AuthZReq(context.Background(), createCall(t, "big", body))
+			res := a.AuthZReq(context.Background(), authztest.CreateCall(t, "big", body))
 			// A rule's ID, not HA099: the decision finished within its deadline.
 			if res.Allow || len(res.Msg) > MaxMessageBytes || !strings.HasPrefix(res.Msg, "HA00") {
 				t.Errorf("allow=%v, %d-byte message: %.200s", res.Allow, len(res.Msg), res.Msg)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/docker/go-plugins-helpers/authorization"
 
+	"github.com/hardened-authz/hardened-authz/internal/authz/authztest"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/imageindex"
 	"github.com/hardened-authz/hardened-authz/internal/imagescan"
@@ -59,7 +60,7 @@ func TestIndexFactsDecide(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newAuthorizer(t, namesOnly{"acme/api:1.4": found, "dhi.io/node:24": node})
 			a.Images.Index = tt.index
-			res := a.AuthZReq(context.Background(), createCall(t, "api", tt.body))
+			res := a.AuthZReq(context.Background(), authztest.CreateCall(t, "api", tt.body))
 			if tt.deny == "" && !res.Allow {
 				t.Fatalf("denied: %s", res.Msg)
 			}
@@ -138,7 +139,7 @@ func TestNetworkFactsNameTheApp(t *testing.T) {
 		"Entrypoint":  []string{"sleep", "infinity"},
 		"Healthcheck": map[string]any{"Test": []string{"CMD", "curl", "-f", "http://localhost:3000/health"}},
 	}
-	res := a.AuthZReq(context.Background(), createCall(t, "checker", sidecar))
+	res := a.AuthZReq(context.Background(), authztest.CreateCall(t, "checker", sidecar))
 	if res.Allow || !strings.HasPrefix(res.Msg, "HA003") || !strings.Contains(res.Msg, "--network container:web") {
 		t.Fatalf("want HA003 naming the port's owner, got allow=%v %q", res.Allow, res.Msg)
 	}
@@ -146,7 +147,7 @@ func TestNetworkFactsNameTheApp(t *testing.T) {
 		t.Errorf("asked %q, want the probe's port", got)
 	}
 	sidecar["HostConfig"] = map[string]any{"NetworkMode": "container:seed-app-1"}
-	if res := a.AuthZReq(context.Background(), createCall(t, "checker", sidecar)); !res.Allow {
+	if res := a.AuthZReq(context.Background(), authztest.CreateCall(t, "checker", sidecar)); !res.Allow {
 		t.Fatalf("a sidecar in the app's namespace was denied: %s", res.Msg)
 	}
 	if got := <-owner.asked; got != "resolve seed-app-1" {
@@ -155,7 +156,7 @@ func TestNetworkFactsNameTheApp(t *testing.T) {
 	// An app probing its own localhost is not a sidecar: no daemon call.
 	app := map[string]any{"Image": "dhi.io/curl:8-debian13-dev", "Cmd": []string{"/app"},
 		"Healthcheck": map[string]any{"Test": []string{"CMD", "curl", "-f", "http://localhost:3000/health"}}}
-	a.AuthZReq(context.Background(), createCall(t, "web", app))
+	a.AuthZReq(context.Background(), authztest.CreateCall(t, "web", app))
 	select {
 	case got := <-owner.asked:
 		t.Errorf("an ordinary app's create asked the daemon: %q", got)
@@ -190,7 +191,7 @@ func TestCreatesWaitForTheFilesWithinTheirDeadline(t *testing.T) {
 	a.Images.Deadlines.Scan = 20 * time.Millisecond
 	a.Timeout = 5 * time.Second
 	time.AfterFunc(200*time.Millisecond, func() { close(ready) })
-	res := a.AuthZReq(context.Background(), createCall(t, "api", map[string]any{"Image": "acme/api:1.4",
+	res := a.AuthZReq(context.Background(), authztest.CreateCall(t, "api", map[string]any{"Image": "acme/api:1.4",
 		"Healthcheck": map[string]any{"Test": []string{"CMD", "curl", "-f", "http://localhost:3000/"}}}))
 	if res.Allow || !strings.HasPrefix(res.Msg, "HA002") {
 		t.Fatalf("want HA002 from the image's files, got allow=%v %q", res.Allow, res.Msg)
@@ -200,7 +201,7 @@ func TestCreatesWaitForTheFilesWithinTheirDeadline(t *testing.T) {
 	a.Images.Index = slowIndex{ready: make(chan struct{})}
 	a.Timeout = time.Second
 	start := time.Now()
-	res = a.AuthZReq(context.Background(), createCall(t, "api", map[string]any{"Image": "acme/api:1.4",
+	res = a.AuthZReq(context.Background(), authztest.CreateCall(t, "api", map[string]any{"Image": "acme/api:1.4",
 		"Healthcheck": map[string]any{"Test": []string{"CMD", "/app", "health"}}}))
 	if elapsed := time.Since(start); elapsed > a.Timeout {
 		t.Errorf("decided in %v, past its %v deadline", elapsed, a.Timeout)
@@ -214,7 +215,7 @@ func TestCreatesWaitForTheFilesWithinTheirDeadline(t *testing.T) {
 
 	// A scan that failed says so, and why, rather than "retry".
 	a.Images.Index = staticIndex{err: &imagescan.ScanError{ID: found.ID, Err: errors.New("layer 1 of 1: no reading matches its diff ID"), Failures: 3, RetryAt: time.Now().Add(time.Minute)}}
-	res = a.AuthZReq(context.Background(), createCall(t, "api", map[string]any{"Image": "acme/api:1.4",
+	res = a.AuthZReq(context.Background(), authztest.CreateCall(t, "api", map[string]any{"Image": "acme/api:1.4",
 		"Healthcheck": map[string]any{"Test": []string{"CMD", "/app", "health"}}}))
 	if res.Allow || !strings.HasPrefix(res.Msg, RuleFactsMissing) || !strings.Contains(res.Msg, "could not be indexed") || !strings.Contains(res.Msg, "diff ID") {
 		t.Fatalf("want %s saying the scan failed and why, got allow=%v %q", RuleFactsMissing, res.Allow, res.Msg)
@@ -228,7 +229,7 @@ func TestMissingImagesAreLeftToDockerd(t *testing.T) {
 	gone.Missing, gone.Err = true, "image inspect: No such image: acme/gone:1"
 	a := newAuthorizer(t, namesOnly{"acme/gone:1": gone})
 	a.Images.Index = staticIndex{err: errors.New("never asked")}
-	res := a.AuthZReq(context.Background(), createCall(t, "x", map[string]any{"Image": "acme/gone:1",
+	res := a.AuthZReq(context.Background(), authztest.CreateCall(t, "x", map[string]any{"Image": "acme/gone:1",
 		"Healthcheck": map[string]any{"Test": []string{"CMD", "/app", "health"}}}))
 	if !res.Allow {
 		t.Fatalf("denied: %s", res.Msg)

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/hardened-authz/hardened-authz/internal/authz/authztest"
 	"github.com/hardened-authz/hardened-authz/internal/input"
 	"github.com/hardened-authz/hardened-authz/internal/netns"
 )
@@ -35,7 +36,7 @@ func BenchmarkAuthZReqNetworkTarget(b *testing.B) {
 	sidecar := curlSidecar()
 	sidecar["Healthcheck"] = map[string]any{"Test": []string{"CMD", "curl", "-f", "http://localhost:3000/health"}, "Interval": 30e9}
 	sidecar["HostConfig"] = map[string]any{"NetworkMode": "container:4d9a1f3e2c7b6a5d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d"}
-	req := createCall(b, "seed-app-health-1", sidecar)
+	req := authztest.CreateCall(b, "seed-app-health-1", sidecar)
 	ctx := context.Background()
 	if res := a.AuthZReq(ctx, req); !res.Allow {
 		b.Fatalf("the sidecar in the app's namespace was denied: %s", res.Msg)

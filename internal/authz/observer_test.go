@@ -6,6 +6,8 @@ import (
 
 	"github.com/docker/go-plugins-helpers/authorization"
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/hardened-authz/hardened-authz/internal/authz/authztest"
 )
 
 type recorder struct{ recs []Record }
@@ -20,7 +22,7 @@ func TestObserverSeesEveryDecision(t *testing.T) {
 	a.Observer = Observers{&r}
 	ctx := context.Background()
 	a.AuthZReq(ctx, authorization.Request{RequestMethod: "GET", RequestURI: "/_ping"})
-	res := a.AuthZReq(ctx, createCall(t, "app", composeApp("dhi.io/node:25-debian13-sfw-ent-dev", "CMD", "curl", "-f", "http://localhost:3000/health")))
+	res := a.AuthZReq(ctx, authztest.CreateCall(t, "app", composeApp("dhi.io/node:25-debian13-sfw-ent-dev", "CMD", "curl", "-f", "http://localhost:3000/health")))
 	a.AuthZReq(ctx, authorization.Request{RequestMethod: "POST", RequestURI: "/v1.41/containers/create", RequestBody: []byte("[")})
 	if len(r.recs) != 3 {
 		t.Fatalf("%d records", len(r.recs))

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/hardened-authz/hardened-authz/internal/authz/authztest"
 )
 
 // teamRules writes n rule families of a security team's kind (one rule
@@ -48,7 +50,7 @@ deny contains violation.new(rego.metadata.rule(), msg, fix) if {
 func BenchmarkCreateScaling(b *testing.B) {
 	ctx := context.Background()
 	run := func(b *testing.B, a *Authorizer, body map[string]any) {
-		req := createCall(b, "app-health", body)
+		req := authztest.CreateCall(b, "app-health", body)
 		if res := a.AuthZReq(ctx, req); !res.Allow {
 			b.Fatalf("the sidecar create was denied: %s", res.Msg)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/docker/go-plugins-helpers/authorization"
 	"github.com/moby/moby/api/types/container"
 
+	"github.com/hardened-authz/hardened-authz/internal/authz/authztest"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/policy"
 	"github.com/hardened-authz/hardened-authz/internal/route"
@@ -110,7 +111,7 @@ func TestStartReusesTheCreatesDecision(t *testing.T) {
 
 	created := func() {
 		t.Helper()
-		call := createCall(t, "web", map[string]any{"Image": "dhi.io/curl:8-debian13-dev", "Entrypoint": []string{"sleep", "infinity"},
+		call := authztest.CreateCall(t, "web", map[string]any{"Image": "dhi.io/curl:8-debian13-dev", "Entrypoint": []string{"sleep", "infinity"},
 			"Healthcheck": map[string]any{"Test": []string{"CMD", "curl", "-f", "http://api:3000/health"}}})
 		if res := a.AuthZReq(ctx, call); !res.Allow {
 			t.Fatalf("create denied: %s", res.Msg)

@@ -13,6 +13,7 @@ import (
 	"github.com/docker/go-plugins-helpers/authorization"
 
 	"github.com/hardened-authz/hardened-authz/internal/authz"
+	"github.com/hardened-authz/hardened-authz/internal/authz/authztest"
 	"github.com/hardened-authz/hardened-authz/internal/imagefacts"
 	"github.com/hardened-authz/hardened-authz/internal/policy"
 	"github.com/hardened-authz/hardened-authz/policies"
@@ -39,20 +40,6 @@ func newAuthorizer(t testing.TB) *authz.Authorizer {
 	return &authz.Authorizer{Engine: engine, Images: &imagefacts.Source{}, PluginName: "hardened-authz"}
 }
 
-func createCall(t testing.TB, name string, body any) authorization.Request {
-	t.Helper()
-	raw, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return authorization.Request{
-		RequestMethod:  "POST",
-		RequestURI:     "/v1.41/containers/create?name=" + name,
-		RequestBody:    raw,
-		RequestHeaders: map[string]string{"Content-Type": "application/json"},
-	}
-}
-
 // composeApp is a compose-created hardened node app whose healthcheck
 // runs test: with curl, which the image lacks, it is denied (HA002).
 func composeApp(image string, test ...string) map[string]any {
@@ -64,14 +51,14 @@ func composeApp(image string, test ...string) map[string]any {
 }
 
 func deniedCreate(t testing.TB) authorization.Request {
-	return createCall(t, "seed-app-1", composeApp("dhi.io/node:25-debian13-sfw-ent-dev", "CMD", "curl", "-f", "http://localhost:3000/health"))
+	return authztest.CreateCall(t, "seed-app-1", composeApp("dhi.io/node:25-debian13-sfw-ent-dev", "CMD", "curl", "-f", "http://localhost:3000/health"))
 }
 
 // allowedCreate is a curl sidecar kept running: every rule allows it.
 func allowedCreate(t testing.TB) authorization.Request {
 	c := composeApp("dhi.io/curl:8-debian13-dev", "CMD", "curl", "-f", "http://api:3000/health")
 	c["Entrypoint"] = []string{"sleep", "infinity"}
-	return createCall(t, "seed-app-health-1", c)
+	return authztest.CreateCall(t, "seed-app-health-1", c)
 }
 
 // entry is what the tests read of a line.

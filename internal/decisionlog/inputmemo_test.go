@@ -9,6 +9,7 @@ import (
 	"github.com/docker/go-plugins-helpers/authorization"
 
 	"github.com/hardened-authz/hardened-authz/internal/authz"
+	"github.com/hardened-authz/hardened-authz/internal/authz/authztest"
 )
 
 // A create the policy set's cache answers is logged with the encoding of
@@ -24,8 +25,8 @@ func TestCachedDecisionReusesTheEncodedInput(t *testing.T) {
 	a.Observer = authz.Observers{l, observerFunc(func(r authz.Record) { seen = append(seen, r) })}
 	body := composeApp("dhi.io/node:25-debian13-sfw-ent-dev", "CMD", "curl", "-f", "http://localhost:3000/health")
 	body["Env"] = []string{"DB_PASSWORD=" + secret}
-	call := createCall(t, "memo-app", body)
-	other := createCall(t, "memo-other", body)
+	call := authztest.CreateCall(t, "memo-app", body)
+	other := authztest.CreateCall(t, "memo-other", body)
 	for _, c := range []authorization.Request{call, call, other} {
 		a.AuthZReq(context.Background(), c)
 	}

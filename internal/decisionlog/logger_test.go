@@ -16,6 +16,7 @@ import (
 	"github.com/docker/go-plugins-helpers/authorization"
 
 	"github.com/hardened-authz/hardened-authz/internal/authz"
+	"github.com/hardened-authz/hardened-authz/internal/authz/authztest"
 )
 
 var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -114,7 +115,7 @@ func TestSecretsAreMasked(t *testing.T) {
 	body["Env"] = []string{"DB_PASSWORD=" + envSecret, "PLAIN=" + envSecret}
 	body["Labels"].(map[string]string)["com.acme.api-token"] = labelSecret
 	body["Labels"].(map[string]string)["Owner-Email"] = maskSecret
-	a.AuthZReq(context.Background(), createCall(t, "app", body))
+	a.AuthZReq(context.Background(), authztest.CreateCall(t, "app", body))
 	line := buf.String()
 	for _, s := range []string{envSecret, curlSecret, labelSecret, maskSecret} {
 		if strings.Contains(line, s) {
@@ -148,7 +149,7 @@ func TestHugeInputIsCutAndTheDecisionKept(t *testing.T) {
 	for i := range 3000 {
 		labels["label."+strings.Repeat("x", 40)+string(rune('a'+i%26))+strings.Repeat("y", i%50)+"."+time.Duration(i).String()] = strings.Repeat("v", 100)
 	}
-	res := a.AuthZReq(context.Background(), createCall(t, "app", body))
+	res := a.AuthZReq(context.Background(), authztest.CreateCall(t, "app", body))
 	if res.Allow {
 		t.Fatal("allowed")
 	}
