@@ -4,23 +4,19 @@ package e2e
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,66 +40,6 @@ deny contains violation.new(rego.metadata.rule(), "refused by bundle ` + version
 	input.container.labels["e2e.fleet"]
 }
 `
-}
-
-// fleetServer is a bundle server and decision-log collector, as a
-// control plane runs them: GET /bundles/hardened.tar.gz serves the
-// current bundle with an ETag, POST /logs takes gzipped batches.
-type fleetServer struct {
-	mu      sync.Mutex
-	bundle  []byte
-	batches int
-	gzipped bool
-	events  []map[string]any
-	bodies  [][]byte
-}
-
-func (s *fleetServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/bundles/hardened.tar.gz":
-		etag := fmt.Sprintf(`"%x"`, sha256.Sum256(s.bundle))
-		if r.Header.Get("If-None-Match") == etag {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		w.Header().Set("ETag", etag)
-		w.Header().Set("Content-Type", "application/gzip")
-		_, _ = w.Write(s.bundle)
-	case r.Method == http.MethodPost && r.URL.Path == "/logs":
-		body := io.Reader(r.Body)
-		if r.Header.Get("Content-Encoding") == "gzip" {
-			zr, err := gzip.NewReader(r.Body)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-				return
-			}
-			body = zr
-			s.gzipped = true
-		}
-		raw, err := io.ReadAll(body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		var batch []map[string]any
-		if err := json.Unmarshal(raw, &batch); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		s.batches++
-		s.bodies = append(s.bodies, raw)
-		s.events = append(s.events, batch...)
-	default:
-		http.NotFound(w, r)
-	}
-}
-
-func (s *fleetServer) serve(b []byte) {
-	s.mu.Lock()
-	s.bundle = b
-	s.mu.Unlock()
 }
 
 // buildBundle runs `authz bundle build --sign` on the team's rule at
@@ -164,10 +100,10 @@ func TestFleetBundlesAndDecisionUpload(t *testing.T) {
 	}
 	pubPEM := strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})))
 
-	srv := &fleetServer{}
+	srv := &fleettest.ControlPlane{}
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
-	srv.serve(buildBundle(t, dir, key, "v1"))
+	srv.SetBundle(buildBundle(t, dir, key, "v1"))
 
 	config := fmt.Sprintf(`services:
   control-plane:
@@ -235,7 +171,7 @@ decision_logs:
 
 	// A new revision, no restart.
 	pid := suite.Plugin.PID()
-	srv.serve(buildBundle(t, dir, key, "v2"))
+	srv.SetBundle(buildBundle(t, dir, key, "v2"))
 	if !waitFor(60*time.Second, 200*time.Millisecond, by("v2")) {
 		t.Fatalf("bundle v2 is not taken within 60 s: %q", decide())
 	}
@@ -245,7 +181,7 @@ decision_logs:
 
 	// A tampered bundle: rejected, logged, counted; v2 serves on.
 	offset := suite.Plugin.LogSize()
-	srv.serve(tamperBundle(t, buildBundle(t, dir, key, "v3")))
+	srv.SetBundle(tamperBundle(t, buildBundle(t, dir, key, "v3")))
 	rejected := func() bool {
 		b, err := os.ReadFile(suite.Plugin.LogPath)
 		return err == nil && int64(len(b)) > offset && bytes.Contains(b[offset:], []byte("bundle rejected, the running policy stays"))
@@ -275,9 +211,7 @@ decision_logs:
 	// The collector: gzipped batches, the v2 decisions with their
 	// bundle revision, the secret label masked as in the local log.
 	uploaded := func() (ok bool) {
-		srv.mu.Lock()
-		defer srv.mu.Unlock()
-		for _, e := range srv.events {
+		for _, e := range srv.Received().Events {
 			ev := logLine{Fields: e}
 			labels, _ := ev.get("input", "container", "labels").(map[string]any)
 			if ev.get("bundles", "hardened", "revision") == "v2" && labels["e2e.fleet"] == "1" {
@@ -290,23 +224,18 @@ decision_logs:
 		return false
 	}
 	if !waitFor(30*time.Second, 200*time.Millisecond, uploaded) {
-		srv.mu.Lock()
-		n := len(srv.events)
-		srv.mu.Unlock()
-		t.Fatalf("the collector got no v2 decision within 30 s (%d events)", n)
+		t.Fatalf("the collector got no v2 decision within 30 s (%d events)", len(srv.Received().Events))
 	}
-	srv.mu.Lock()
-	gzipped, bodies, events, batches := srv.gzipped, append([][]byte(nil), srv.bodies...), len(srv.events), srv.batches
-	srv.mu.Unlock()
-	if !gzipped {
+	got := srv.Received()
+	if !got.Gzipped {
 		t.Error("the decision-log batches were not gzipped")
 	}
-	for _, b := range bodies {
+	for _, b := range got.Bodies {
 		if bytes.Contains(b, []byte(secret)) {
 			t.Fatalf("the secret label value reached the collector")
 		}
 	}
-	t.Logf("collector: %d events in %d batches", events, batches)
+	t.Logf("collector: %d events in %d batches", len(got.Events), len(got.Bodies))
 
 	// Exceptions travel with the bundle: v4 excuses its rule for this
 	// container, and the create passes, skipped with the fleet's reason.
@@ -314,7 +243,7 @@ decision_logs:
 	if err := os.WriteFile(exceptions, []byte("exceptions:\n  - rules: [E2E200]\n    container: e2e-fleet\n    reason: accepted by the fleet\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	srv.serve(buildBundle(t, dir, key, "v4", "--exceptions", exceptions))
+	srv.SetBundle(buildBundle(t, dir, key, "v4", "--exceptions", exceptions))
 	if !waitFor(60*time.Second, 200*time.Millisecond, func() bool { return decide() == "allowed" }) {
 		t.Fatalf("the bundle's exception does not apply within 60 s: %q", decide())
 	}

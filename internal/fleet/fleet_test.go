@@ -2,7 +2,6 @@ package fleet
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -10,8 +9,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -217,67 +214,6 @@ type observerFunc func(authz.Record)
 
 func (f observerFunc) Observe(_ context.Context, r authz.Record) { f(r) }
 
-// bundleServer serves /bundles/fleet.tar.gz (whatever is set last, with
-// its ETag) and collects decision-log batches at /logs.
-type bundleServer struct {
-	mu     sync.Mutex
-	bundle []byte
-	events []map[string]any
-	gzip   bool
-	status []map[string]any
-}
-
-func (s *bundleServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch r.URL.Path {
-	case "/bundles/fleet.tar.gz":
-		if s.bundle == nil {
-			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
-			return
-		}
-		etag := fmt.Sprintf(`"%x"`, len(s.bundle)) + fmt.Sprintf("%x", bytes.Count(s.bundle, []byte{0}))
-		if r.Header.Get("If-None-Match") == etag {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		w.Header().Set("ETag", etag)
-		_, _ = w.Write(s.bundle)
-	case "/logs":
-		body := io.Reader(r.Body)
-		if r.Header.Get("Content-Encoding") == "gzip" {
-			zr, err := gzip.NewReader(r.Body)
-			if err != nil {
-				http.Error(w, err.Error(), 400)
-				return
-			}
-			s.gzip = true
-			body = zr
-		}
-		var batch []map[string]any
-		if err := json.NewDecoder(body).Decode(&batch); err != nil {
-			http.Error(w, err.Error(), 400)
-			return
-		}
-		s.events = append(s.events, batch...)
-	case "/status":
-		var st map[string]any
-		if err := json.NewDecoder(r.Body).Decode(&st); err != nil {
-			http.Error(w, err.Error(), 400)
-			return
-		}
-		s.status = append(s.status, st)
-	default:
-		http.NotFound(w, r)
-	}
-}
-
-func (s *bundleServer) set(b []byte) {
-	s.mu.Lock()
-	s.bundle = b
-	s.mu.Unlock()
-}
-
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -297,11 +233,11 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 func TestFleetActivatesValidatesAndUploads(t *testing.T) {
 	private, public := testKeys()
 	sc := bundle.NewSigningConfig(private, "RS256", "")
-	srv := &bundleServer{}
+	srv := &fleettest.ControlPlane{}
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
 	v1 := build(t, shippedFiles(t, map[string][]byte{"acme/rule.rego": labelRule("v1")}), "v1", sc)
-	srv.set(v1)
+	srv.SetBundle(v1)
 
 	config := fmt.Sprintf(`
 services:
@@ -375,19 +311,19 @@ status:
 		t.Fatalf("v1 does not decide: %v %q", rec.Allow, rec.Msg)
 	}
 
-	srv.set(build(t, shippedFiles(t, map[string][]byte{"acme/rule.rego": labelRule("v2")}), "v2", sc))
+	srv.SetBundle(build(t, shippedFiles(t, map[string][]byte{"acme/rule.rego": labelRule("v2")}), "v2", sc))
 	waitUntil(t, "revision v2 to serve", active("v2"))
 	if rec := decide(t, e, up, map[string]string{"fleet.deny": "1"}); !strings.Contains(rec.Msg, "denied by v2") {
 		t.Fatalf("v2 does not decide: %q", rec.Msg)
 	}
 
 	rejections := func() int { mu.Lock(); defer mu.Unlock(); return len(rejected) }
-	srv.set(tamper(t, build(t, shippedFiles(t, map[string][]byte{"acme/rule.rego": labelRule("v3")}), "v3", sc), "/acme/rule.rego", func(b []byte) []byte {
+	srv.SetBundle(tamper(t, build(t, shippedFiles(t, map[string][]byte{"acme/rule.rego": labelRule("v3")}), "v3", sc), "/acme/rule.rego", func(b []byte) []byte {
 		return bytes.ReplaceAll(b, []byte(`input.container.labels["fleet.deny"]`), []byte(`false`))
 	}))
 	waitUntil(t, "the tampered bundle to be rejected", func() bool { return rejections() > 0 })
 	failing := map[string][]byte{"acme/rule.rego": labelRule("v4"), "acme/rule_test.rego": []byte("package hardened.rules.fleet_test\n\ntest_fails if false\n")}
-	srv.set(build(t, shippedFiles(t, failing), "v4", sc))
+	srv.SetBundle(build(t, shippedFiles(t, failing), "v4", sc))
 	n := rejections()
 	waitUntil(t, "the bundle whose tests fail to be rejected", func() bool { return rejections() > n })
 	if got := fl.Active()["fleet"]; got != "v2" {
@@ -403,27 +339,26 @@ status:
 	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer scancel()
 	fl.Stop(sctx)
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	if len(srv.events) < 3 || !srv.gzip {
-		t.Fatalf("the collector got %d events (gzip %v), want 3 gzipped", len(srv.events), srv.gzip)
+	got := srv.Received()
+	if len(got.Events) < 3 || !got.Gzipped {
+		t.Fatalf("the collector got %d events (gzip %v), want 3 gzipped", len(got.Events), got.Gzipped)
 	}
-	raw, _ := json.Marshal(srv.events)
+	raw, _ := json.Marshal(got.Events)
 	if bytes.Contains(raw, []byte("x-"+t.Name())) {
 		t.Errorf("a secret label's value reached the collector: %s", raw)
 	}
 	// Status says what serves, and why the last revision does not.
 	var sawActive, sawError bool
-	for _, st := range srv.status {
+	for _, st := range got.Status {
 		bs, _ := st["bundles"].(map[string]any)
 		b, _ := bs["fleet"].(map[string]any)
 		sawActive = sawActive || b["active_revision"] == "v2"
 		sawError = sawError || (b["active_revision"] == "v2" && b["message"] != nil && b["message"] != "")
 	}
 	if !sawActive || !sawError {
-		t.Errorf("status reports: active v2 %v, an error with v2 serving %v (%d reports)", sawActive, sawError, len(srv.status))
+		t.Errorf("status reports: active v2 %v, an error with v2 serving %v (%d reports)", sawActive, sawError, len(got.Status))
 	}
-	last := srv.events[len(srv.events)-1]
+	last := got.Events[len(got.Events)-1]
 	if b, _ := json.Marshal(last["bundles"]); string(b) != `{"fleet":{"revision":"v2"}}` {
 		t.Errorf("bundles %s, want fleet at v2", b)
 	}
@@ -456,10 +391,10 @@ func indent(s, prefix string) string {
 // refused.
 func TestPersistedBundleServesWhileTheServerIsAway(t *testing.T) {
 	private, public := testKeys()
-	srv := &bundleServer{}
+	srv := &fleettest.ControlPlane{}
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
-	srv.set(build(t, shippedFiles(t, map[string][]byte{"acme/rule.rego": labelRule("p1")}), "p1", bundle.NewSigningConfig(private, "RS256", "")))
+	srv.SetBundle(build(t, shippedFiles(t, map[string][]byte{"acme/rule.rego": labelRule("p1")}), "p1", bundle.NewSigningConfig(private, "RS256", "")))
 	dir := t.TempDir()
 	config := fmt.Sprintf(`
 persistence_directory: %s
@@ -514,7 +449,7 @@ bundles:
 		t.Fatalf("the activated bundle was not kept: %v", err)
 	}
 
-	srv.set(nil) // the server is away
+	srv.SetBundle(nil) // the server is away
 	fl, e := run("p1")
 	if rec := decide(t, e, nil, map[string]string{"fleet.deny": "1"}); !strings.Contains(rec.Msg, "denied by p1") {
 		t.Errorf("the persisted bundle does not decide: %q", rec.Msg)
